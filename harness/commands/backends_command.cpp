@@ -1,0 +1,46 @@
+// attn-harness backends: what this build offers, and why an entry is missing.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+#include "datasets/case_file.hpp"
+#include "harness/commands/command.hpp"
+#include "harness/exit_codes.hpp"
+#include "kernels/registry.hpp"
+
+namespace attn::cli {
+
+void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
+  struct Options {
+    std::string case_path;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "backends", "List the backends of this build and the devices they can run on; with "
+                  "--case, whether each supports that case's shape and dtype.");
+  app->add_option("--case", o->case_path, "judge support for this case file");
+
+  commands.push_back({app, [o] {
+    data::CaseConfig config;
+    const bool have_case = !o->case_path.empty();
+    if (have_case) config = data::read_case_inputs(o->case_path).config;
+    std::cout << "CUDA: " << (kern::cuda_available() ? "available" : "not available (no device or CPU-only build)")
+              << "\n";
+    for (const auto& b : kern::all_backends()) {
+      std::cout << "  " << std::left << std::setw(12) << b->name() << " invalid rows: "
+                << std::setw(12) << kern::to_string(b->invalid_rows()) << b->description() << "\n";
+      for (const char* dev : {"cpu", "cuda"}) {
+        if (std::string(dev) == "cuda" && !kern::cuda_available()) {
+          std::cout << "      cuda: missing: no CUDA device in this process\n";
+          continue;
+        }
+        if (!have_case) continue;
+        const kern::Support s = b->supports(config, kern::parse_device(dev));
+        std::cout << "      " << dev << ": " << (s.ok ? "supports this case" : s.why) << "\n";
+      }
+    }
+    return int(kExitOk);
+  }});
+}
+
+}  // namespace attn::cli

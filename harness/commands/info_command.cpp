@@ -1,0 +1,36 @@
+// attn-harness info CASE: shapes, dtype, valid rows, producers and the reference state.
+#include <iostream>
+#include <memory>
+
+#include "harness/commands/command.hpp"
+#include "harness/exit_codes.hpp"
+#include "reports/atomic_file.hpp"
+#include "reports/case_summary.hpp"
+
+namespace attn::cli {
+
+void add_info_command(CLI::App& root, std::vector<Command>& commands) {
+  struct Options {
+    std::string path, json;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "info", "Show a case file: shapes, dtype, valid rows, producers present, reference state.");
+  app->add_option("CASE", o->path, "case file")->required();
+  app->add_option("--json", o->json, "also write the summary as JSON to this file ('-': stdout)");
+
+  commands.push_back({app, [o] {
+                        const report::CaseSummary s = report::summarize_case(o->path);
+                        if (o->json == "-") {
+                          std::cout << report::case_summary_json(s).dump(2) << "\n";
+                          return int(kExitOk);
+                        }
+                        std::cout << report::format_case_summary(s);
+                        if (!o->json.empty())
+                          report::write_file_atomically(o->json,
+                                                        report::case_summary_json(s).dump(2) + "\n");
+                        return int(kExitOk);
+                      }});
+}
+
+}  // namespace attn::cli

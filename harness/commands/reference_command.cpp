@@ -1,0 +1,42 @@
+// attn-harness reference CASE: compute (or confirm) the cached fp64 reference of a case.
+#include <iostream>
+#include <memory>
+
+#include "datasets/case_file.hpp"
+#include "harness/commands/command.hpp"
+#include "harness/exit_codes.hpp"
+#include "harness/reference_cache.hpp"
+
+namespace attn::cli {
+
+void add_reference_command(CLI::App& root, std::vector<Command>& commands) {
+  struct Options {
+    std::string path;
+    ReferenceOptions ref;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "reference", "Compute the fp64 reference (forward and every gradient) and cache it in the "
+                   "case file, keyed by a hash of the inputs.");
+  app->add_option("CASE", o->path, "case file")->required();
+  app->add_flag("--force", o->ref.force, "recompute even if the cached reference is current");
+  app->add_option("--form", o->ref.form, "structured (fast, O(L*tile) memory) or dense (explicit mask)")
+      ->capture_default_str();
+  app->add_option("--threads", o->ref.threads, "worker threads (0: all cores)")->capture_default_str();
+  app->add_flag("-q,--quiet", o->ref.quiet, "no progress on stderr");
+
+  commands.push_back({app, [o] {
+                        const data::CaseInputs in = data::read_case_inputs(o->path);
+                        const ReferenceResult r = ensure_reference(o->path, in, o->ref);
+                        if (r.computed)
+                          std::cout << "reference computed in " << r.seconds << " s and cached in "
+                                    << o->path << " (input hash " << data::input_hash(in) << ")\n";
+                        else
+                          std::cout << "reference in " << o->path
+                                    << " is current (input hash " << data::input_hash(in)
+                                    << "); --force recomputes\n";
+                        return int(kExitOk);
+                      }});
+}
+
+}  // namespace attn::cli

@@ -1,0 +1,26 @@
+// Progress lines on stderr for long work: redrawn in place on a terminal, one line per 10 %
+// otherwise (logs stay short). Silent when quiet.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace attn::cli {
+
+class Progress {
+ public:
+  Progress(std::string label, bool quiet);
+  /// done of total units; cheap to call often.
+  void update(int64_t done, int64_t total);
+  /// Final line with the elapsed time.
+  void finish(const std::string& note = "");
+
+ private:
+  std::string label_;
+  bool quiet_, tty_;
+  int last_decile_ = -1;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace attn::cli

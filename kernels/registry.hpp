@@ -1,0 +1,30 @@
+// The backends this build offers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.hpp"
+
+namespace attn::kern {
+
+/// All backends compiled into this build, in a stable order (sdpa, flash, math-fp64, ...).
+const std::vector<std::shared_ptr<const Backend>>& all_backends();
+
+/// Throws data::InputError listing the known names when `name` is unknown.
+std::shared_ptr<const Backend> find_backend(const std::string& name);
+
+/// True when this build has CUDA and a device is present.
+bool cuda_available();
+
+/// Parses "cpu" or "cuda"; InputError naming the accepted values (and why cuda is not
+/// available, when it is not).
+at::Device parse_device(const std::string& name);
+
+/// Provenance of a run: backend, device name, torch version, dtype, commit, time.
+std::map<std::string, std::string> run_provenance(const Backend& b, const at::Device& device,
+                                                  const data::CaseConfig& config,
+                                                  const std::string& commit);
+
+}  // namespace attn::kern

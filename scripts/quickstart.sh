@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on a default case: set up (scripts/setup.sh), generate a llama3-8b TTT case,
+# compute its fp64 reference, run the backends this machine can run, and summarise the case.
+# Usage: scripts/quickstart.sh [CASE.h5]   (default: build/default-case.h5)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$root/scripts/setup.sh"
+bin=${ATTN_BUILD_DIR:-$root/build}/attn-harness
+case=${1:-${ATTN_BUILD_DIR:-$root/build}/default-case.h5}
+if [ ! -f "$case" ]; then
+  "$bin" generate -o "$case" --preset llama3-8b --seq 512 --ttt-step 6 --batch 2 --pad 0,37 --seed 0
+fi
+"$bin" reference "$case"
+device=cpu
+"$bin" backends | grep -q '^CUDA: available' && device=cuda
+"$bin" run "$case" --backend sdpa,flash --device "$device"
+"$bin" info "$case"
