@@ -14,13 +14,18 @@ struct StructuredOptions {
   int64_t tile = 128;  ///< query rows per tile
   int threads = 0;     ///< 0: OpenMP default
   /// Called from the calling thread only, with (work units done, total units); may be empty.
+  /// A work unit is one (batch element, kv head). The last call is (total, total). An exception
+  /// it throws skips the remaining units and is rethrown to the caller (the result is partial).
   std::function<void(int64_t, int64_t)> progress;
 };
 
-/// Same contract and results as dense_reference; agrees with it to ~1e-13 relative.
+/// Same contract and results as dense_reference; agrees with it to ~1e-13 relative. Bitwise
+/// reproducible: the result does not depend on the thread count or on the buffers' addresses
+/// (it does depend on `tile`, at the last-bit level).
 TttResult structured_reference(const TttInputs& in, const StructuredOptions& opt = {});
 
-/// As above, writing into `result`, which must already be TttResult::zeros(in.shape).
+/// As above, writing into `result`, which must be sized as TttResult::zeros(in.shape)
+/// (std::invalid_argument otherwise); every element is overwritten, stale contents are fine.
 /// Lets a caller own (and measure) the result memory separately from the working memory.
 void structured_reference_into(const TttInputs& in, TttResult& result,
                                const StructuredOptions& opt = {});
