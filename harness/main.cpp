@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   add_generate_command(root, commands);
   add_reference_command(root, commands);
   add_info_command(root, commands);
+  add_compare_command(root, commands);
+  add_gate_command(root, commands);
+  add_inspect_command(root, commands);
 #ifdef ATTN_HAS_TORCH
   add_backends_command(root, commands);
   add_run_command(root, commands);

@@ -1,0 +1,66 @@
+#include "reports/case_comparison.hpp"
+
+#include "datasets/errors.hpp"
+#include "reports/gate_rule.hpp"
+#include "reports/output_tensors.hpp"
+
+namespace attn::report {
+
+int CaseComparison::judged() const {
+  int n = 0;
+  for (const auto& t : tensors) n += t.gate.judged;
+  return n;
+}
+
+std::vector<std::string> CaseComparison::failed_tensors() const {
+  std::vector<std::string> names;
+  for (const auto& t : tensors)
+    if (t.gate.judged && !t.gate.passed) names.push_back(t.name);
+  return names;
+}
+
+CaseComparison compare_case(const data::CaseInputs& inputs, const data::ProducerOutputs& reference,
+                            const data::ProducerOutputs& candidate,
+                            const data::ProducerOutputs* baseline, const GateProfile& profile,
+                            CompareOptions options) {
+  const data::CaseConfig& c = inputs.config;
+  if (profile.needs_baseline() && !baseline)
+    throw data::InputError("profile " + profile.name +
+                           " is relative (err_c <= r * err_b + floor) and needs a baseline; "
+                           "none was given (use an absolute profile such as abs-bf16 when no "
+                           "baseline exists)");
+  options.floor_factor = profile.floor_factor;
+  options.floor_offset = profile.floor_offset;
+  options.floor_offset_scaled = profile.floor_offset_scaled;
+
+  CaseComparison cc;
+  cc.config = c;
+  cc.valid_len = inputs.valid_len;
+  cc.valid_rows = valid_rows(inputs.valid_len, c.t);
+  cc.candidate = {candidate.name, candidate.provenance};
+  cc.reference = {reference.name, reference.provenance};
+  if (baseline) cc.baseline = ProducerInfo{baseline->name, baseline->provenance};
+  cc.profile = profile;
+  cc.options = options;
+
+  const int64_t group = c.Hkv > 0 ? c.H / c.Hkv : 1;
+  for (const TensorId& id : output_tensor_ids(c.t)) {
+    const data::Tensor& r = select_tensor(reference.outputs, id, "reference");
+    const data::Tensor& x = select_tensor(candidate.outputs, id, "candidate " + candidate.name);
+    const data::Tensor* base =
+        baseline ? &select_tensor(baseline->outputs, id, "baseline " + baseline->name) : nullptr;
+    const auto want = expected_shape(id, c);
+    if (r.shape != want)
+      throw data::InputError("reference " + id.name() + ": expected shape " +
+                             data::shape_string(want) + ", found " + data::shape_string(r.shape));
+    TensorComparison tc =
+        compare_tensor(id, r, x, base, cc.valid_rows, id.per_kv_head() ? 1 : group, options);
+    apply_gate(profile, tc);
+    if (tc.gate.judged && !tc.gate.passed) cc.passed = false;
+    cc.tensors.push_back(std::move(tc));
+  }
+  cc.invalid_rows = check_invalid_rows(candidate, cc.valid_rows, c.t);
+  return cc;
+}
+
+}  // namespace attn::report

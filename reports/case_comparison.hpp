@@ -1,0 +1,48 @@
+// A whole case judged: every output tensor of a candidate against the fp64 reference (and a
+// baseline), the gate verdict per tensor, and the invalid-row contract check.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datasets/case.hpp"
+#include "reports/gate_profile.hpp"
+#include "reports/invalid_rows_check.hpp"
+#include "reports/tensor_comparison.hpp"
+
+namespace attn::report {
+
+struct ProducerInfo {
+  std::string name;
+  std::map<std::string, std::string> provenance;
+};
+
+struct CaseComparison {
+  std::string case_path;  ///< as given by the caller (may be empty)
+  std::string input_hash; ///< filled by callers that know it
+  data::CaseConfig config;
+  std::vector<int64_t> valid_len, valid_rows;
+  ProducerInfo candidate, reference;
+  std::optional<ProducerInfo> baseline;
+  GateProfile profile;
+  CompareOptions options;
+  std::vector<TensorComparison> tensors;  ///< out, lse, dq, dk0..dk<t>, dv0..dv<t>
+  InvalidRowsCheck invalid_rows;          ///< of the candidate; not part of the gate
+  bool passed = true;                     ///< every judged tensor passed
+
+  int judged() const;
+  std::vector<std::string> failed_tensors() const;
+};
+
+/// Compares every output tensor and applies `profile`. The floor settings of `options` are
+/// replaced by the profile's. Throws InputError when a relative profile has no baseline, when
+/// a producer lacks a tensor or has a wrong shape, or when its invalid_rows is unknown.
+CaseComparison compare_case(const data::CaseInputs& inputs, const data::ProducerOutputs& reference,
+                            const data::ProducerOutputs& candidate,
+                            const data::ProducerOutputs* baseline, const GateProfile& profile,
+                            CompareOptions options = {});
+
+}  // namespace attn::report
