@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "datasets/case_file.hpp"
 #include "datasets/errors.hpp"
@@ -13,6 +15,33 @@ std::string producer_list(const std::vector<std::string>& names) {
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
   return s.empty() ? "none" : s;
 }
+
+namespace {
+
+/// A producer may record only some tensors (flex on CPU records out alone): its provenance
+/// attribute `tensors` then lists them ("out", "out,lse"; "all" or absent: everything), and
+/// only those are judged.
+report::GateProfile restrict_to_recorded(report::GateProfile profile,
+                                         const data::ProducerOutputs& candidate) {
+  const auto it = candidate.provenance.find("tensors");
+  if (it == candidate.provenance.end() || it->second == "all") return profile;
+  std::set<std::string> listed;
+  std::stringstream list(it->second);
+  for (std::string item; std::getline(list, item, ',');) listed.insert(item);
+  for (auto r = profile.rules.begin(); r != profile.rules.end();) {
+    const std::string kind = r->first.substr(0, r->first.find_first_of("0123456789"));
+    if (listed.count(r->first) || listed.count(kind))
+      ++r;
+    else
+      r = profile.rules.erase(r);
+  }
+  if (profile.rules.empty())
+    throw data::InputError("producer '" + candidate.name + "' records only '" + it->second +
+                           "', none of which profile " + profile.name + " judges");
+  return profile;
+}
+
+}  // namespace
 
 report::CaseComparison judge_case(const std::filesystem::path& path, const JudgeRequest& rq) {
   const data::CaseInputs in = data::read_case_inputs(path);
@@ -42,8 +71,9 @@ report::CaseComparison judge_case(const std::filesystem::path& path, const Judge
   if (want_baseline && has(rq.baseline)) baseline = data::read_producer(path, rq.baseline, in);
   const ReferenceResult ref = ensure_reference(path, in, rq.reference);
 
+  const report::GateProfile profile = restrict_to_recorded(rq.profile, candidate);
   report::CaseComparison c = report::compare_case(in, ref.reference, candidate,
-                                                  baseline ? &*baseline : nullptr, rq.profile,
+                                                  baseline ? &*baseline : nullptr, profile,
                                                   rq.options);
   c.case_path = path.string();
   c.input_hash = data::input_hash(in);

@@ -1,6 +1,9 @@
 #include "harness/reference_cache.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 #include "datasets/case_file.hpp"
@@ -61,7 +64,12 @@ ReferenceResult ensure_reference(const std::filesystem::path& path, const data::
                                  {"time", utc_now()},
                                  {"seconds", std::to_string(result.seconds)}};
   result.reference.outputs = reference_outputs(std::move(r), in.config);
-  data::write_cached_reference(path, result.reference, hash);
+  if (::access(path.c_str(), W_OK) == 0) {
+    data::write_cached_reference(path, result.reference, hash);
+  } else if (!opt.quiet) {
+    std::fprintf(stderr, "reference: %s is read-only; the reference was not cached\n",
+                 path.c_str());
+  }
   return result;
 }
 

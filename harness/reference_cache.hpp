@@ -22,7 +22,8 @@ struct ReferenceResult {
   double seconds = 0.0;   ///< compute time when computed
 };
 
-/// Returns the current cached reference or computes, stores and returns it.
+/// Returns the current cached reference or computes, stores and returns it. A read-only
+/// case file is not written: the reference is computed and returned uncached.
 ReferenceResult ensure_reference(const std::filesystem::path& path, const data::CaseInputs& in,
                                  const ReferenceOptions& opt);
 
