@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_compare_command(root, commands);
   add_gate_command(root, commands);
   add_inspect_command(root, commands);
+  add_report_command(root, commands);
 #ifdef ATTN_HAS_TORCH
   add_backends_command(root, commands);
   add_run_command(root, commands);

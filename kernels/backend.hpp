@@ -39,6 +39,9 @@ TorchCase to_device(const data::CaseInputs& in, const at::Device& device);
 struct TorchOutputs {
   at::Tensor out, lse, dq;
   std::vector<at::Tensor> dk, dv;
+  /// Which kernels ran, for provenance (e.g. "block0=cuda-flash-varlen(lse [H, total_q]);
+  /// merge=fused-cuda"); empty when the backend has a single implementation.
+  std::string variant;
 };
 
 /// Host copy in the case layout, each tensor keeping its own dtype (values exact in fp64).

@@ -22,9 +22,11 @@ bool cuda_available();
 /// available, when it is not).
 at::Device parse_device(const std::string& name);
 
-/// Provenance of a run: backend, device name, torch version, dtype, commit, time.
+/// Provenance of a run: backend, variant (TorchOutputs::variant, omitted when empty), device
+/// name, torch version, dtype, commit, time (UTC, ISO 8601).
 std::map<std::string, std::string> run_provenance(const Backend& b, const at::Device& device,
                                                   const data::CaseConfig& config,
-                                                  const std::string& commit);
+                                                  const std::string& commit,
+                                                  const std::string& variant = "");
 
 }  // namespace attn::kern

@@ -19,6 +19,7 @@ void add_info_command(CLI::App& root, std::vector<Command>& commands);
 void add_compare_command(CLI::App& root, std::vector<Command>& commands);
 void add_gate_command(CLI::App& root, std::vector<Command>& commands);
 void add_inspect_command(CLI::App& root, std::vector<Command>& commands);
+void add_report_command(CLI::App& root, std::vector<Command>& commands);
 #ifdef ATTN_HAS_TORCH
 void add_backends_command(CLI::App& root, std::vector<Command>& commands);
 void add_run_command(CLI::App& root, std::vector<Command>& commands);

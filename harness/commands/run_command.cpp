@@ -59,8 +59,9 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
       Progress progress(b->name() + " on " + o->device, o->quiet);
       data::ProducerOutputs rec;
       rec.name = o->producer.empty() ? b->name() : o->producer;
-      rec.outputs = kern::to_host(b->run(on_device));
-      rec.provenance = kern::run_provenance(*b, device, in.config, kCommit);
+      const kern::TorchOutputs outputs = b->run(on_device);
+      rec.outputs = kern::to_host(outputs);
+      rec.provenance = kern::run_provenance(*b, device, in.config, kCommit, outputs.variant);
       progress.finish();
       data::write_producer(o->path, rec);
       std::cout << b->name() << " (" << o->device << "): recorded as /outputs/" << rec.name

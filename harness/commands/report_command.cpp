@@ -1,0 +1,95 @@
+// attn-harness report RESULTS.json [MORE.json...] [--previous OLD.json[,...]] -o DIR: the nightly
+// performance report (report.html, report.md, charts/) from Google Benchmark JSON.
+// Exit 0 (also with regressions unless --fail-on-regression: then 1), 2 on bad input.
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "datasets/errors.hpp"
+#include "harness/build_info.hpp"
+#include "harness/commands/command.hpp"
+#include "harness/exit_codes.hpp"
+#include "reports/perf_report.hpp"
+#include "reports/perf_tables.hpp"
+
+namespace attn::cli {
+
+void add_report_command(CLI::App& root, std::vector<Command>& commands) {
+  struct Options {
+    report::PerfReportOptions report;
+    std::string out;
+    double min_change_pct = 1.0;
+    bool fail_on_regression = false, no_charts = false, quiet = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "report",
+      "Performance report from Google Benchmark JSON (the bench runner's and the flex adapter's "
+      "files are merged): report.html (self-contained, charts as inline SVG drawn by gnuplot), "
+      "report.md and charts/ in DIR, and with --previous a table of changes that flags a "
+      "regression only when it exceeds the noise measured over the repetitions. Exit 0, also "
+      "with regressions unless --fail-on-regression (then 1); 2 on bad input or no gnuplot.");
+  app->add_option("RESULTS", o->report.inputs, "Google Benchmark JSON files, merged in order")->required();
+  app->add_option("--previous", o->report.previous,
+                  "the previous run's JSON files (comma-separated or repeated) to compare with")
+      ->delimiter(',');
+  app->add_option("-o,--output", o->out, "output folder (created when missing)")->required();
+  app->add_option("--title", o->report.title, "report title (default: device and date from the JSON)");
+  app->add_option("--noise-factor", o->report.rule.noise_factor,
+                  "a change must exceed this many times the measured noise (stddev)")
+      ->capture_default_str();
+  app->add_option("--min-change", o->min_change_pct, "...and this percentage of the old time")
+      ->capture_default_str();
+  app->add_flag("--fail-on-regression", o->fail_on_regression, "exit 1 when a regression is flagged");
+  app->add_flag("--no-charts", o->no_charts, "write the tables only (no gnuplot needed)");
+  app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
+
+  commands.push_back({app, [o] {
+    if (!(o->report.rule.noise_factor >= 0) || !(o->min_change_pct >= 0))
+      throw data::InputError("--noise-factor and --min-change must be >= 0");
+    o->report.rule.min_change = o->min_change_pct / 100.0;
+    o->report.out_dir = o->out;
+    o->report.charts = !o->no_charts;
+    o->report.generated_by = std::string("attn-harness ") + kVersion + " (" + kCommit + ")";
+    std::ostream null_stream(nullptr);
+    const report::PerfReportOutcome r = report::write_perf_report(o->report, o->quiet ? null_stream : std::cerr);
+
+    std::cout << "report: " << r.html.string() << "\n"
+              << "report: " << r.markdown.string();
+    if (r.charts) std::cout << ", " << r.charts << " charts in " << (o->report.out_dir / "charts").string();
+    std::cout << "\n" << report::run_counts(*r.run) << "\n";
+    if (!r.comparison) return int(kExitOk);
+    const report::PerfComparison& c = *r.comparison;
+    int quiet = 0, unknown = 0, still = 0;
+    for (const auto& ch : c.changes) {
+      if (ch.flagged_bad() || ch.time == report::Verdict::improvement || ch.time == report::Verdict::now_runs ||
+          ch.memory == report::Verdict::improvement)
+        continue;
+      if (ch.time == report::Verdict::noise_unknown) ++unknown;
+      else if (ch.time == report::Verdict::still_failing) ++still;
+      else ++quiet;
+    }
+    std::cout << "against previous: regressions " << c.regressions << ", improvements " << c.improvements
+              << ", within noise " << quiet << ", noise unknown " << unknown << ", still failing " << still << " ("
+              << c.changes.size() << " compared, " << c.only_new.size() << " new, " << c.only_old.size()
+              << " gone; flagged when the change > " << c.rule.noise_factor << " x noise and > "
+              << 100 * c.rule.min_change << " %)\n";
+    for (const auto& ch : c.changes) {
+      if (!ch.flagged_bad()) continue;
+      std::cout << "  " << (report::is_flagged_bad(ch.time) ? report::verdict_name(ch.time) : "memory regression")
+                << ": " << ch.key.name();
+      if (ch.time == report::Verdict::regression)
+        std::cout << "  " << report::format_ms(ch.old_ms) << " -> " << report::format_ms(ch.new_ms) << " ms ("
+                  << (ch.change_pct > 0 ? "+" : "") << std::round(ch.change_pct * 10) / 10 << " %, noise "
+                  << report::format_ms(ch.noise_ms) << " ms)";
+      else if (ch.time == report::Verdict::newly_oom || ch.time == report::Verdict::newly_failing)
+        std::cout << "  " << ch.new_result->message;
+      if (ch.memory == report::Verdict::regression)
+        std::cout << "  memory " << ch.old_mem_gib << " -> " << ch.new_mem_gib << " GiB";
+      std::cout << "\n";
+    }
+    return int(o->fail_on_regression && c.regressions > 0 ? kExitGateViolation : kExitOk);
+  }});
+}
+
+}  // namespace attn::cli

@@ -1,0 +1,105 @@
+// Fused forward of the singleton blocks: per valid row (b, h, i), in fp32,
+//   c_m = s q_i . k_m,i (m = 1..t),  lse = log(exp(lse0) + sum_m exp(c_m)),
+//   out = exp(lse0 - lse) out0 + sum_m exp(c_m - lse) v_m,i   (written in the input dtype);
+// invalid rows get out = 0, lse = 0. One warp per row; lane l holds channels l, l + 32, ...
+#include "kernels/cuda/ttt_elem.cuh"
+#include "kernels/cuda/ttt_singleton_merge.hpp"
+
+namespace attn::kern::cuda {
+namespace {
+
+using detail::kPerLane;
+using detail::kWarpsPerBlock;
+using detail::load;
+using detail::store;
+using detail::warp_sum;
+
+template <typename T>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_fwd_kernel(const MergeFwdParams p) {
+  const Shape s = p.shape;
+  const int lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);  // (b H + h) L + i
+  if (row >= s.B * s.H * s.L) return;
+  const int64_t i = row % s.L, h = (row / s.L) % s.H, b = row / (s.L * s.H);
+  const int64_t hk = h / (s.H / s.Hkv);
+  T* out = static_cast<T*>(p.out) + row * s.D;
+
+  if (i >= p.rows[b]) {
+    for (int64_t d = lane; d < s.D; d += 32) store(out + d, 0.f);
+    if (lane == 0) p.lse[row] = 0.f;
+    return;
+  }
+
+  const T* q = static_cast<const T*>(p.q) + b * p.q_st.b + h * p.q_st.h + i * p.q_st.l;
+  float qv[kPerLane];
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int64_t d = lane + 32 * j;
+    qv[j] = d < s.D ? load(q + d) : 0.f;
+  }
+  const float lse0 = p.lse0[b * p.lse0_st.b + h * p.lse0_st.h + i * p.lse0_st.l];
+  const int64_t kv = ((b * s.Hkv + hk) * s.L + i) * s.D;  // row i of kv head hk, contiguous blocks
+
+  float c[kMaxSingletons];
+  float mx = lse0;
+#pragma unroll
+  for (int m = 0; m < kMaxSingletons; ++m) {
+    if (m < s.t) {
+      const T* k = static_cast<const T*>(p.k[m]) + kv;
+      float dot = 0.f;
+#pragma unroll
+      for (int j = 0; j < kPerLane; ++j) {
+        const int64_t d = lane + 32 * j;
+        if (d < s.D) dot += qv[j] * load(k + d);
+      }
+      c[m] = warp_sum(dot) * p.scale;
+      mx = fmaxf(mx, c[m]);
+    }
+  }
+  float sum = expf(lse0 - mx);
+#pragma unroll
+  for (int m = 0; m < kMaxSingletons; ++m)
+    if (m < s.t) sum += expf(c[m] - mx);
+  const float lse = mx + logf(sum);
+  const float w0 = expf(lse0 - lse);
+#pragma unroll
+  for (int m = 0; m < kMaxSingletons; ++m)
+    if (m < s.t) c[m] = expf(c[m] - lse);  // now the singleton weight pi_m
+
+  const T* out0 = static_cast<const T*>(p.out0) + b * p.out0_st.b + h * p.out0_st.h + i * p.out0_st.l;
+  for (int64_t d = lane; d < s.D; d += 32) {
+    float acc = w0 * load(out0 + d);
+#pragma unroll
+    for (int m = 0; m < kMaxSingletons; ++m)
+      if (m < s.t) acc += c[m] * load(static_cast<const T*>(p.v[m]) + kv + d);
+    store(out + d, acc);
+  }
+  if (lane == 0) p.lse[row] = lse;
+}
+
+template <typename T>
+int launch(const MergeFwdParams& p, cudaStream_t stream) {
+  const int64_t rows = p.shape.B * p.shape.H * p.shape.L;
+  if (rows == 0) return 0;
+  const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  merge_fwd_kernel<T><<<unsigned(blocks), kWarpsPerBlock * 32, 0, stream>>>(p);
+  return int(cudaGetLastError());
+}
+
+}  // namespace
+
+int launch_merge_fwd(const MergeFwdParams& p, void* stream) {
+  if (p.shape.D > kMaxHeadDim || p.shape.t > kMaxSingletons || p.shape.t < 0)
+    return int(cudaErrorInvalidValue);
+  const auto st = static_cast<cudaStream_t>(stream);
+  switch (p.elem) {
+    case Elem::bf16: return launch<__nv_bfloat16>(p, st);
+    case Elem::f16: return launch<__half>(p, st);
+    case Elem::f32: return launch<float>(p, st);
+  }
+  return int(cudaErrorInvalidValue);
+}
+
+const char* error_string(int cuda_error) { return cudaGetErrorString(cudaError_t(cuda_error)); }
+
+}  // namespace attn::kern::cuda

@@ -1,0 +1,337 @@
+#include "kernels/detail/flash_block0.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "kernels/detail/ttt_rows.hpp"
+
+namespace attn::kern::detail {
+namespace {
+
+int64_t total_rows(const std::vector<int64_t>& rows) {
+  return std::accumulate(rows.begin(), rows.end(), int64_t(0));
+}
+
+/// [B, N, L, D] -> [sum n_b, N, D]: the first n_b tokens of each batch element, packed.
+at::Tensor pack_rows(const at::Tensor& x, const std::vector<int64_t>& rows) {
+  std::vector<at::Tensor> parts;
+  for (size_t b = 0; b < rows.size(); ++b)
+    if (rows[b] > 0) parts.push_back(x.select(0, int64_t(b)).narrow(1, 0, rows[b]).transpose(0, 1));
+  return at::cat(parts, 0).contiguous();
+}
+
+/// Inverse of pack_rows; rows past n_b are zero.
+at::Tensor unpack_rows(const at::Tensor& p, const std::vector<int64_t>& rows, int64_t L) {
+  const int64_t B = int64_t(rows.size()), N = p.size(1), D = p.size(2);
+  at::Tensor x = at::zeros({B, N, L, D}, p.options());
+  int64_t off = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = rows[size_t(b)];
+    if (n > 0) x.select(0, b).narrow(1, 0, n).copy_(p.narrow(0, off, n).transpose(0, 1));
+    off += n;
+  }
+  return x;
+}
+
+/// Where row i of (b, h) sits in the kernel's LSE tensor: FA2 varlen returns [H, total_q]
+/// (unpadded) in recent versions and [B', H, max_q] in older ones (B' = the sequences passed,
+/// i.e. the batch elements with n_b > 0); dense returns [B, H, >= L].
+/// `to_raw`: copy `lse` [B, H, L] into those positions of `raw`; otherwise read them into `lse`.
+void map_lse(at::Tensor& raw, at::Tensor& lse, const std::vector<int64_t>& rows, bool to_raw) {
+  const int64_t B = lse.size(0);
+  const bool unpadded = raw.dim() == 2;
+  int64_t off = 0, seq = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = rows[size_t(b)];
+    if (n == 0) continue;
+    at::Tensor kernel_side = unpadded ? raw.narrow(1, off, n) : raw.select(0, seq).narrow(1, 0, n);
+    at::Tensor ours = lse.select(0, b).narrow(1, 0, n);
+    if (to_raw) kernel_side.copy_(ours);
+    else ours.copy_(kernel_side);
+    off += n;
+    ++seq;
+  }
+}
+
+std::string check_lse_layout(const at::Tensor& raw, int64_t B, int64_t H, int64_t L,
+                             const std::vector<int64_t>& rows, bool varlen) {
+  const int64_t total = total_rows(rows);
+  const int64_t max_q = *std::max_element(rows.begin(), rows.end());
+  const int64_t seqs = int64_t(std::count_if(rows.begin(), rows.end(), [](int64_t n) { return n > 0; }));
+  if (varlen && raw.dim() == 2 && raw.size(0) == H && raw.size(1) == total) return "[H, total_q]";
+  if (varlen && raw.dim() == 3 && raw.size(0) == seqs && raw.size(1) == H && raw.size(2) >= max_q)
+    return "[B, H, max_q]";
+  if (!varlen && raw.dim() == 3 && raw.size(0) == B && raw.size(1) == H && raw.size(2) >= L)
+    return "[B, H, L]";
+  TORCH_CHECK(false, "flash kernel returned its LSE with shape ", raw.sizes(), "; expected ",
+              varlen ? "[H, total_q] = [" + std::to_string(H) + ", " + std::to_string(total) +
+                           "] or [sequences, H, max_q] = [" + std::to_string(seqs) + ", " +
+                           std::to_string(H) + ", " + std::to_string(max_q) + "]"
+                     : "[B, H, L] = [" + std::to_string(B) + ", " + std::to_string(H) + ", " +
+                           std::to_string(L) + "]");
+}
+
+// ---- composed (explicit causal scores in the accumulation type) ----
+
+at::Tensor causal_scores(const at::Tensor& q, const at::Tensor& k0, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k0.size(1);
+  const at::ScalarType acc = acc_type(q.scalar_type());
+  // Heads of a group share their kv head: [B, Hkv, G L, D] x [B, Hkv, D, L].
+  at::Tensor s = at::matmul(q.to(acc).reshape({B, Hkv, (H / Hkv) * L, D}),
+                            k0.to(acc).transpose(-1, -2))
+                     .view({B, H, L, L});
+  s.mul_(scale);
+  const at::Tensor above = at::ones({L, L}, q.options().dtype(at::kBool)).triu(1);
+  return s.masked_fill_(above, -std::numeric_limits<double>::infinity());
+}
+
+Block0Forward composed_forward(const at::Tensor& q, const at::Tensor& k0, const at::Tensor& v0,
+                               double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k0.size(1);
+  Block0Forward f;
+  f.kernel = Block0Kernel::composed;
+  const at::Tensor s = causal_scores(q, k0, scale);
+  f.lse0 = at::logsumexp(s, -1);
+  const at::Tensor p = at::exp(s - f.lse0.unsqueeze(-1));
+  f.out0 = at::matmul(p.view({B, Hkv, (H / Hkv) * L, L}), v0.to(s.scalar_type())).view({B, H, L, D});
+  f.lse_layout = "[B, H, L]";
+  return f;
+}
+
+Block0Grads composed_backward(const at::Tensor& q, const at::Tensor& k0, const at::Tensor& v0,
+                              const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
+                              double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k0.size(1);
+  const int64_t GL = (H / Hkv) * L;
+  const at::Tensor s = causal_scores(q, k0, scale);
+  const at::ScalarType acc = s.scalar_type();
+  const at::Tensor p = at::exp(s - lse.to(acc).unsqueeze(-1));  // masked entries: exp(-inf) = 0
+  const at::Tensor ga = g.to(acc), ka = k0.to(acc), va = v0.to(acc);
+  const at::Tensor delta = (ga * out.to(acc)).sum(-1, true);
+  const at::Tensor dp = at::matmul(ga.reshape({B, Hkv, GL, D}), va.transpose(-1, -2)).view({B, H, L, L});
+  const at::Tensor ds = (p * (dp - delta)).view({B, Hkv, GL, L});
+  Block0Grads r;
+  r.dq = (at::matmul(ds, ka) * scale).view({B, H, L, D});
+  // Contracting over the G L rows of a group sums the GQA heads.
+  r.dk = at::matmul(ds.transpose(-1, -2), q.to(acc).reshape({B, Hkv, GL, D})) * scale;
+  r.dv = at::matmul(p.view({B, Hkv, GL, L}).transpose(-1, -2), ga.reshape({B, Hkv, GL, D}));
+  return r;
+}
+
+// ---- PyTorch's CPU flash kernel ----
+
+Block0Forward cpu_flash_forward(const at::Tensor& q, const at::Tensor& k0, const at::Tensor& v0,
+                                double scale) {
+  Block0Forward f;
+  f.kernel = Block0Kernel::cpu_flash;
+  // Causal over the full L: exact on valid rows (see the header). GQA is native: head h reads
+  // kv head h / (H / Hkv), and the backward sums dk, dv over the group.
+  std::tie(f.out0, f.lse0) = at::_scaled_dot_product_flash_attention_for_cpu(
+      q, k0, v0, /*dropout_p=*/0.0, /*is_causal=*/true, /*attn_mask=*/{}, scale);
+  f.lse0 = f.lse0.to(acc_type(q.scalar_type()));
+  f.lse_layout = "[B, H, L]";
+  return f;
+}
+
+Block0Grads cpu_flash_backward(const at::Tensor& q, const at::Tensor& k0, const at::Tensor& v0,
+                               const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
+                               double scale) {
+  Block0Grads r;
+  std::tie(r.dq, r.dk, r.dv) = at::_scaled_dot_product_flash_attention_for_cpu_backward(
+      g.contiguous(), q, k0, v0, out.to(q.scalar_type()).contiguous(),
+      lse.to(acc_type(q.scalar_type())).contiguous(), /*dropout_p=*/0.0, /*is_causal=*/true,
+      /*attn_mask=*/{}, scale);
+  return r;
+}
+
+// ---- PyTorch's CUDA flash kernels (FA2), layout [B, L, H, D] / packed [total, H, D] ----
+
+Block0Forward cuda_dense_forward(const at::Tensor& q, const at::Tensor& k0, const at::Tensor& v0,
+                                 const std::vector<int64_t>& rows, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2);
+  Block0Forward f;
+  f.kernel = Block0Kernel::cuda_flash_dense;
+  f.rows = rows;
+  at::Tensor out, dbg;
+  std::tie(out, f.lse_raw, f.rng_state, f.unused, dbg) = at::_flash_attention_forward(
+      q.transpose(1, 2), k0.transpose(1, 2), v0.transpose(1, 2), std::nullopt, std::nullopt, L, L,
+      /*dropout_p=*/0.0, /*is_causal=*/true, /*return_debug_mask=*/false,
+      std::optional<double>(scale));
+  f.lse_layout = check_lse_layout(f.lse_raw, B, H, L, rows, /*varlen=*/false);
+  f.out0 = out.transpose(1, 2);
+  f.lse0 = f.lse_raw.narrow(2, 0, L);
+  f.max_q = L;
+  return f;
+}
+
+Block0Grads cuda_dense_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& k0,
+                                const at::Tensor& v0, const at::Tensor& g, const at::Tensor& out,
+                                const at::Tensor& lse, double scale) {
+  const int64_t L = q.size(2);
+  at::Tensor lse_k = f.lse_raw.clone();
+  lse_k.narrow(2, 0, L).copy_(lse);
+  Block0Grads r;
+  std::tie(r.dq, r.dk, r.dv) = at::_flash_attention_backward(
+      g.transpose(1, 2), q.transpose(1, 2), k0.transpose(1, 2), v0.transpose(1, 2),
+      out.to(q.scalar_type()).transpose(1, 2), lse_k.contiguous(), at::Tensor(), at::Tensor(), L,
+      L, /*dropout_p=*/0.0, /*is_causal=*/true, f.rng_state, f.unused, std::optional<double>(scale),
+      std::nullopt, std::nullopt);
+  r.dq = r.dq.transpose(1, 2);
+  r.dk = r.dk.transpose(1, 2);
+  r.dv = r.dv.transpose(1, 2);
+  return r;
+}
+
+// ---- varlen: only the valid tokens of each sequence, packed [total, heads, D] ----
+
+/// The CPU flash kernel once per sequence, in FA2's varlen conventions: returns the packed
+/// output and the LSE as [H, total_q].
+std::pair<at::Tensor, at::Tensor> cpu_varlen_kernel_forward(const Block0Forward& f, double scale) {
+  const int64_t H = f.q_p.size(1), total = f.q_p.size(0);
+  at::Tensor out_p = at::empty_like(f.q_p);
+  at::Tensor lse = at::empty({H, total}, f.q_p.options().dtype(acc_type(f.q_p.scalar_type())));
+  int64_t off = 0;
+  for (int64_t n : f.rows) {
+    if (n == 0) continue;
+    auto seq = [&](const at::Tensor& x) { return x.narrow(0, off, n).transpose(0, 1).unsqueeze(0); };
+    auto [o, l] = at::_scaled_dot_product_flash_attention_for_cpu(
+        seq(f.q_p), seq(f.k_p), seq(f.v_p), 0.0, /*is_causal=*/true, /*attn_mask=*/{}, scale);
+    out_p.narrow(0, off, n).copy_(o.squeeze(0).transpose(0, 1));
+    lse.narrow(1, off, n).copy_(l.squeeze(0));
+    off += n;
+  }
+  return {out_p, lse};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> cpu_varlen_kernel_backward(
+    const Block0Forward& f, const at::Tensor& g_p, const at::Tensor& out_p, const at::Tensor& lse_k,
+    double scale) {
+  at::Tensor dq = at::empty_like(f.q_p), dk = at::empty_like(f.k_p), dv = at::empty_like(f.v_p);
+  int64_t off = 0;
+  for (int64_t n : f.rows) {
+    if (n == 0) continue;
+    auto seq = [&](const at::Tensor& x) { return x.narrow(0, off, n).transpose(0, 1).unsqueeze(0); };
+    auto [a, b, c] = at::_scaled_dot_product_flash_attention_for_cpu_backward(
+        seq(g_p).contiguous(), seq(f.q_p), seq(f.k_p), seq(f.v_p), seq(out_p).contiguous(),
+        lse_k.narrow(1, off, n).unsqueeze(0).contiguous(), 0.0, /*is_causal=*/true, {}, scale);
+    dq.narrow(0, off, n).copy_(a.squeeze(0).transpose(0, 1));
+    dk.narrow(0, off, n).copy_(b.squeeze(0).transpose(0, 1));
+    dv.narrow(0, off, n).copy_(c.squeeze(0).transpose(0, 1));
+    off += n;
+  }
+  return {dq, dk, dv};
+}
+
+Block0Forward varlen_forward(Block0Kernel kernel, const at::Tensor& q, const at::Tensor& k0,
+                             const at::Tensor& v0, const std::vector<int64_t>& rows, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2);
+  Block0Forward f;
+  f.kernel = kernel;
+  f.rows = rows;
+  // Sequences with n_b = 0 are left out of the call altogether (cu_seqlens lists the others).
+  std::vector<int32_t> cu{0};
+  for (int64_t n : rows)
+    if (n > 0) cu.push_back(cu.back() + int32_t(n));
+  f.cu_seqlens = at::tensor(cu, at::TensorOptions().dtype(at::kInt)).to(q.device());
+  f.max_q = *std::max_element(rows.begin(), rows.end());
+  f.q_p = pack_rows(q, rows);
+  f.k_p = pack_rows(k0, rows);
+  f.v_p = pack_rows(v0, rows);
+  at::Tensor out_p;
+  if (kernel == Block0Kernel::cuda_flash_varlen) {
+    at::Tensor dbg;
+    std::tie(out_p, f.lse_raw, f.rng_state, f.unused, dbg) = at::_flash_attention_forward(
+        f.q_p, f.k_p, f.v_p, f.cu_seqlens, f.cu_seqlens, f.max_q, f.max_q, /*dropout_p=*/0.0,
+        /*is_causal=*/true, /*return_debug_mask=*/false, std::optional<double>(scale));
+  } else {
+    std::tie(out_p, f.lse_raw) = cpu_varlen_kernel_forward(f, scale);
+  }
+  f.lse_layout = check_lse_layout(f.lse_raw, B, H, L, rows, /*varlen=*/true);
+  f.out0 = unpack_rows(out_p, rows, L);
+  f.lse0 = at::zeros({B, H, L}, f.lse_raw.options());
+  map_lse(f.lse_raw, f.lse0, rows, /*to_raw=*/false);
+  return f;
+}
+
+Block0Grads varlen_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& g,
+                            const at::Tensor& out, const at::Tensor& lse, double scale) {
+  const int64_t L = q.size(2);
+  // The kernel's own LSE layout; positions past n_b (padded layout) keep the kernel's values.
+  at::Tensor lse_k = f.lse_raw.clone();
+  at::Tensor lse_ours = lse.to(f.lse_raw.scalar_type());
+  map_lse(lse_k, lse_ours, f.rows, /*to_raw=*/true);
+  const at::Tensor g_p = pack_rows(g, f.rows), out_p = pack_rows(out.to(q.scalar_type()), f.rows);
+  at::Tensor dq_p, dk_p, dv_p;
+  if (f.kernel == Block0Kernel::cuda_flash_varlen) {
+    std::tie(dq_p, dk_p, dv_p) = at::_flash_attention_backward(
+        g_p, f.q_p, f.k_p, f.v_p, out_p, lse_k.contiguous(), f.cu_seqlens, f.cu_seqlens, f.max_q,
+        f.max_q, /*dropout_p=*/0.0, /*is_causal=*/true, f.rng_state, f.unused,
+        std::optional<double>(scale), std::nullopt, std::nullopt);
+  } else {
+    std::tie(dq_p, dk_p, dv_p) = cpu_varlen_kernel_backward(f, g_p, out_p, lse_k, scale);
+  }
+  Block0Grads r;
+  r.dq = unpack_rows(dq_p, f.rows, L);
+  r.dk = unpack_rows(dk_p, f.rows, L);
+  r.dv = unpack_rows(dv_p, f.rows, L);
+  return r;
+}
+
+}  // namespace
+
+std::string to_string(Block0Kernel k) {
+  switch (k) {
+    case Block0Kernel::cpu_flash: return "cpu-flash";
+    case Block0Kernel::cpu_flash_varlen: return "cpu-flash-varlen";
+    case Block0Kernel::composed: return "composed";
+    case Block0Kernel::cuda_flash_dense: return "cuda-flash-dense";
+    case Block0Kernel::cuda_flash_varlen: return "cuda-flash-varlen";
+  }
+  return "?";
+}
+
+Block0Kernel choose_block0(const at::Tensor& q, const std::vector<int64_t>& valid_len,
+                           const std::vector<int64_t>& rows, Block0Preference preference) {
+  if (preference == Block0Preference::composed) return Block0Kernel::composed;
+  const int64_t L = q.size(2);
+  const int64_t max_q = rows.empty() ? 0 : *std::max_element(rows.begin(), rows.end());
+  const bool varlen = max_q >= 2 && (preference == Block0Preference::varlen ||
+                                     std::any_of(valid_len.begin(), valid_len.end(),
+                                                 [L](int64_t n) { return n < L; }));
+  if (!q.is_cuda())
+    return preference == Block0Preference::varlen && max_q >= 2 ? Block0Kernel::cpu_flash_varlen
+                                                                 : Block0Kernel::cpu_flash;
+  const at::ScalarType t = q.scalar_type();
+  if (L < 2 || (t != at::kBFloat16 && t != at::kHalf)) return Block0Kernel::composed;
+  return varlen ? Block0Kernel::cuda_flash_varlen : Block0Kernel::cuda_flash_dense;
+}
+
+Block0Forward block0_forward(Block0Kernel kernel, const at::Tensor& q, const at::Tensor& k0,
+                             const at::Tensor& v0, const std::vector<int64_t>& rows, double scale) {
+  Block0Forward f;
+  switch (kernel) {
+    case Block0Kernel::cpu_flash: f = cpu_flash_forward(q, k0, v0, scale); break;
+    case Block0Kernel::composed: f = composed_forward(q, k0, v0, scale); break;
+    case Block0Kernel::cuda_flash_dense: f = cuda_dense_forward(q, k0, v0, rows, scale); break;
+    case Block0Kernel::cpu_flash_varlen:
+    case Block0Kernel::cuda_flash_varlen: f = varlen_forward(kernel, q, k0, v0, rows, scale); break;
+  }
+  f.rows = rows;
+  return f;
+}
+
+Block0Grads block0_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& k0,
+                            const at::Tensor& v0, const at::Tensor& g, const at::Tensor& out,
+                            const at::Tensor& lse, double scale) {
+  switch (f.kernel) {
+    case Block0Kernel::cpu_flash: return cpu_flash_backward(q, k0, v0, g, out, lse, scale);
+    case Block0Kernel::composed: return composed_backward(q, k0, v0, g, out, lse, scale);
+    case Block0Kernel::cuda_flash_dense: return cuda_dense_backward(f, q, k0, v0, g, out, lse, scale);
+    case Block0Kernel::cpu_flash_varlen:
+    case Block0Kernel::cuda_flash_varlen: return varlen_backward(f, q, g, out, lse, scale);
+  }
+  TORCH_CHECK(false, "block0_backward: unknown kernel");
+}
+
+}  // namespace attn::kern::detail

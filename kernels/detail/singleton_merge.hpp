@@ -1,0 +1,47 @@
+// The singleton blocks of the flash + LSE path and their merge with block 0
+// (../../shared/DESIGN.md section 2), in the accumulation type (fp32; fp64 for fp64 inputs):
+//   c_m = s q_i . k_m,i,  lse = log(exp(lse0) + sum_m exp(c_m)),
+//   out = exp(lse0 - lse) out0 + sum_m exp(c_m - lse) v_m,i,
+// and the singleton part of the backward (dq contribution, dk_m, dv_m for m >= 1). Two
+// implementations: composed ATen ops (any device; block by block, never concatenating the cache)
+// and fused CUDA kernels (kernels/cuda/, builds with ATTN_WITH_CUDA).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace attn::kern::detail {
+
+enum class MergeImpl { composed, fused_cuda };
+std::string to_string(MergeImpl m);
+
+struct MergeForward {
+  at::Tensor out;  ///< [B, H, L, D] contiguous, input dtype; exact zeros on invalid rows
+  at::Tensor lse;  ///< [B, H, L] accumulation type; exact zeros on invalid rows
+};
+
+/// q: [B, H, L, D]; k, v: the t + 1 cache blocks (block 0 is not read); out0: [B, H, L, D]
+/// (any strides); lse0: [B, H, L]; rows: valid rows n_b per batch element; t = k.size() - 1.
+MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
+                           at::TensorList v, const at::Tensor& out0, const at::Tensor& lse0,
+                           const std::vector<int64_t>& rows, double scale);
+
+struct SingletonGrads {
+  at::Tensor dq;                  ///< [B, H, L, D] accumulation type: sum_m s dc_m k_m,i
+  std::vector<at::Tensor> dk, dv; ///< m = 1..t (t entries), [B, Hkv, L, D], input dtype
+};
+
+/// g: grad_out [B, H, L, D], zero on invalid rows; out, lse: the merged forward results.
+SingletonGrads merge_backward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
+                              at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                              const at::Tensor& lse, const std::vector<int64_t>& rows,
+                              double scale);
+
+/// Whether the fused CUDA kernels can take this problem: a build with ATTN_WITH_CUDA, q on a
+/// CUDA device in bf16 / f16 / f32, D <= 256, t <= 16, H / Hkv <= 16. Otherwise `why` says
+/// which limit failed.
+bool fused_merge_available(const at::Tensor& q, int64_t Hkv, int64_t t, std::string* why = nullptr);
+
+}  // namespace attn::kern::detail

@@ -1,0 +1,190 @@
+#include "kernels/flash_backend.hpp"
+
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "kernels/detail/flash_block0.hpp"
+#include "kernels/detail/singleton_merge.hpp"
+#include "kernels/detail/ttt_rows.hpp"
+#include "kernels/registry.hpp"
+
+namespace attn::kern {
+namespace {
+
+using detail::Block0Kernel;
+using detail::MergeImpl;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// Everything the Function needs besides the differentiable inputs.
+struct FlashArgs {
+  int64_t t = 0;
+  double scale = 0.0;
+  std::vector<int64_t> rows;  ///< valid rows n_b
+  Block0Kernel block0 = Block0Kernel::composed;
+  MergeImpl merge = MergeImpl::composed;
+  bool own_lse_bug = false;
+  std::string* variant = nullptr;  ///< filled by forward when set
+};
+
+/// Non-differentiable forward state kept for the backward (outputs go through
+/// save_for_backward, which keeps no reference cycle).
+struct FlashState : torch::CustomClassHolder {
+  FlashArgs args;
+  detail::Block0Forward block0;
+};
+
+/// Inputs: [q, k_0..k_t, v_0..v_t]. Outputs: out (input dtype) and lse (accumulation type).
+struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
+  static variable_list forward(AutogradContext* ctx, at::TensorList inputs, const FlashArgs& a) {
+    const int64_t t = a.t;
+    const at::Tensor& q = inputs[0];
+    const at::TensorList k = inputs.slice(1, t + 1), v = inputs.slice(t + 2, t + 1);
+
+    auto state = c10::make_intrusive<FlashState>();
+    state->args = a;
+    state->block0 = detail::block0_forward(a.block0, q, k[0], v[0], a.rows, a.scale);
+    const detail::MergeForward merged = detail::merge_forward(
+        a.merge, q, k, v, state->block0.out0, state->block0.lse0, a.rows, a.scale);
+    if (a.variant)
+      *a.variant = "block0=" + detail::to_string(a.block0) + " (lse " + state->block0.lse_layout +
+                   "); merge=" + detail::to_string(a.merge) +
+                   (a.own_lse_bug ? "; MUTANT block-0 backward with its own lse" : "");
+
+    std::vector<at::Tensor> saved(inputs.begin(), inputs.end());
+    saved.push_back(merged.out);
+    saved.push_back(merged.lse);
+    ctx->save_for_backward(saved);
+    ctx->saved_data["state"] = at::IValue::make_capsule(state);
+    ctx->mark_non_differentiable({merged.lse});
+    return {merged.out, merged.lse};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto holder = ctx->saved_data["state"].toCapsule();
+    const FlashState& st = *static_cast<const FlashState*>(holder.get());
+    const FlashArgs& a = st.args;
+    const int64_t t = a.t;
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& q = saved[0];
+    const at::TensorList all(saved);
+    const at::TensorList k = all.slice(1, t + 1), v = all.slice(t + 2, t + 1);
+    const at::Tensor& out = saved[size_t(2 * t + 3)];
+    const at::Tensor& lse = saved[size_t(2 * t + 4)];
+    const int64_t L = q.size(2);
+
+    // The contract ignores grad_out on invalid rows; there out = 0, so delta = 0 as well.
+    const at::Tensor valid = detail::valid_row_mask(a.rows, L, q.device());  // [B, 1, L]
+    at::Tensor g = grads[0].defined() ? grads[0] : at::zeros_like(out);
+    g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
+
+    // Block 0 under the merged normaliser: p_ij = exp(a_ij - lse_i), delta_i = g_i . out_i.
+    // Invalid rows get lse0 (finite, p <= 1), where g = 0 and out = 0 make them contribute 0.
+    const detail::Block0Forward& b0 = st.block0;
+    detail::Block0Grads g0;
+    if (a.own_lse_bug) {
+      g0 = detail::block0_backward(b0, q, k[0], v[0], g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
+    } else {
+      const at::Tensor lse_b0 = at::where(valid, lse, b0.lse0.to(lse.scalar_type()));
+      g0 = detail::block0_backward(b0, q, k[0], v[0], g, out, lse_b0, a.scale);
+    }
+    // Singletons, analytic in the accumulation type.
+    const detail::SingletonGrads gs =
+        detail::merge_backward(a.merge, q, k, v, g, out, lse, a.rows, a.scale);
+
+    const at::ScalarType dtype = q.scalar_type();
+    variable_list r;
+    r.push_back((g0.dq.to(gs.dq.scalar_type()) + gs.dq).to(dtype));
+    r.push_back(g0.dk.to(dtype));
+    for (const at::Tensor& x : gs.dk) r.push_back(x);
+    r.push_back(g0.dv.to(dtype));
+    for (const at::Tensor& x : gs.dv) r.push_back(x);
+    r.emplace_back();  // FlashArgs
+    return r;
+  }
+};
+
+}  // namespace
+
+FlashBackend::FlashBackend(FlashOptions options, std::string name)
+    : options_(options), name_(std::move(name)) {}
+
+std::string FlashBackend::description() const {
+  std::string d = "flash kernel on block 0 (returns LSE) + fp32 singleton merge; custom backward with the merged LSE";
+  if (options_.block0_backward_uses_own_lse) d += " [MUTANT: block-0 backward with its own LSE]";
+  return d;
+}
+
+Support FlashBackend::supports(const data::CaseConfig& config, const at::Device& device) const {
+  if (config.H % config.Hkv != 0)
+    return {false, "unsupported: H " + std::to_string(config.H) + " is not a multiple of Hkv " +
+                       std::to_string(config.Hkv)};
+  if (device.is_cuda() && options_.block0 != FlashOptions::Block0::composed) {
+    if (config.dtype != data::DType::bf16)
+      return {false, "unsupported: dtype " + data::to_string(config.dtype) +
+                         " on cuda (the flash kernel takes bf16 and f16 only)"};
+    if (config.D % 8 != 0)
+      return {false, "unsupported: head_dim " + std::to_string(config.D) +
+                         " is not a multiple of 8 (flash kernel)"};
+    if (config.D > 256)
+      return {false, "unsupported: head_dim " + std::to_string(config.D) +
+                         " is above 256 (flash kernel)"};
+  }
+  if (device.is_cuda() && !cuda_available())
+    return {false, "unsupported: no CUDA device in this process"};
+  return {};
+}
+
+std::vector<at::Tensor> FlashBackend::apply(const at::Tensor& q, const std::vector<at::Tensor>& k,
+                                            const std::vector<at::Tensor>& v,
+                                            const std::vector<int64_t>& valid_len, double scale,
+                                            const FlashOptions& options, std::string* variant) {
+  TORCH_CHECK(!k.empty() && k.size() == v.size(), "flash: need t + 1 k and v blocks");
+  FlashArgs a;
+  a.t = int64_t(k.size()) - 1;
+  a.scale = scale;
+  a.rows = detail::valid_rows(valid_len, q.size(2), a.t);
+  const detail::Block0Preference pref =
+      options.block0 == FlashOptions::Block0::composed ? detail::Block0Preference::composed
+      : options.block0 == FlashOptions::Block0::varlen ? detail::Block0Preference::varlen
+                                                       : detail::Block0Preference::automatic;
+  a.block0 = detail::choose_block0(q, valid_len, a.rows, pref);
+  switch (options.merge) {
+    case FlashOptions::Merge::composed: a.merge = MergeImpl::composed; break;
+    case FlashOptions::Merge::fused_cuda: a.merge = MergeImpl::fused_cuda; break;
+    case FlashOptions::Merge::automatic:
+      a.merge = detail::fused_merge_available(q, k[0].size(1), a.t) ? MergeImpl::fused_cuda
+                                                                     : MergeImpl::composed;
+      break;
+  }
+  a.own_lse_bug = options.block0_backward_uses_own_lse;
+  a.variant = variant;
+  std::vector<at::Tensor> inputs{q};
+  inputs.insert(inputs.end(), k.begin(), k.end());
+  inputs.insert(inputs.end(), v.begin(), v.end());
+  return FlashTttFunction::apply(at::TensorList(inputs), a);
+}
+
+TorchOutputs FlashBackend::run(const TorchCase& c) const {
+  c10::AutoGradMode grad_mode(true);
+  const int64_t t = c.config.t;
+  std::vector<at::Tensor> leaves{c.q.detach().requires_grad_(true)};
+  std::vector<at::Tensor> k, v;
+  for (int64_t m = 0; m <= t; ++m) k.push_back(c.k[m].detach().requires_grad_(true));
+  for (int64_t m = 0; m <= t; ++m) v.push_back(c.v[m].detach().requires_grad_(true));
+  leaves.insert(leaves.end(), k.begin(), k.end());
+  leaves.insert(leaves.end(), v.begin(), v.end());
+
+  TorchOutputs o;
+  const std::vector<at::Tensor> res =
+      apply(leaves[0], k, v, c.valid_len_host, c.scale, options_, &o.variant);
+  const auto grads = torch::autograd::grad({res[0]}, leaves, {c.grad_out});
+  o.out = res[0].detach();
+  o.lse = res[1].detach();
+  o.dq = grads[0];
+  for (int64_t m = 0; m <= t; ++m) o.dk.push_back(grads[size_t(1 + m)]);
+  for (int64_t m = 0; m <= t; ++m) o.dv.push_back(grads[size_t(2 + t + m)]);
+  return o;
+}
+
+}  // namespace attn::kern
