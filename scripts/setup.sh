@@ -17,7 +17,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # 1. Debian packages (skipped when all are installed, e.g. on the GPU image).
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev libhdf5-dev hdf5-tools
           libcli11-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev python3-venv python3-pip
-          python3-h5py python3-numpy)
+          python3-h5py python3-numpy gnuplot-nox fonts-dejavu-core chromium)
 if command -v dpkg-query >/dev/null; then
   missing=()
   for p in "${packages[@]}"; do
