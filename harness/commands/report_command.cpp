@@ -32,7 +32,8 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_option("RESULTS", o->report.inputs, "Google Benchmark JSON files, merged in order")->required();
   app->add_option("--previous", o->report.previous,
                   "the previous run's JSON files (comma-separated or repeated) to compare with")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);  // one token (a comma list) per occurrence: later positionals stay RESULTS
   app->add_option("-o,--output", o->out, "output folder (created when missing)")->required();
   app->add_option("--title", o->report.title, "report title (default: device and date from the JSON)");
   app->add_option("--noise-factor", o->report.rule.noise_factor,

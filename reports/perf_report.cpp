@@ -1,0 +1,78 @@
+#include "reports/perf_report.hpp"
+
+#include "datasets/errors.hpp"
+#include "reports/atomic_file.hpp"
+#include "reports/perf_charts.hpp"
+#include "reports/perf_gnuplot.hpp"
+#include "reports/perf_html.hpp"
+#include "reports/perf_markdown.hpp"
+#include "reports/perf_report_view.hpp"
+#include "reports/perf_tables.hpp"
+
+namespace attn::report {
+namespace {
+
+std::string default_title(const PerfRun& run) {
+  std::string device, date;
+  for (const auto& s : run.sources) {
+    if (device.empty()) device = s.device;
+    if (date.empty()) date = s.date.substr(0, 10);
+  }
+  std::string t = "Attention backend benchmarks";
+  if (!device.empty()) t += ": " + device;
+  if (!date.empty()) t += ", " + date;
+  return t;
+}
+
+void make_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw data::InputError("cannot create output folder " + dir.string() + (ec ? ": " + ec.message() : ""));
+}
+
+}  // namespace
+
+PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& log) {
+  if (o.out_dir.empty()) throw data::InputError("no output folder (-o DIR)");
+  PerfReportOutcome out;
+  out.run = std::make_unique<PerfRun>(load_perf_results(o.inputs));
+  log << "report: read " << run_counts(*out.run) << " from " << o.inputs.size() << " file(s)\n";
+  for (const auto& w : out.run->warnings) log << "note: " << w << "\n";
+  if (!o.previous.empty()) {
+    out.previous = std::make_unique<PerfRun>(load_perf_results(o.previous));
+    log << "report: previous run: " << run_counts(*out.previous) << "\n";
+    for (const auto& w : out.previous->warnings) log << "note (previous): " << w << "\n";
+    out.comparison = std::make_unique<PerfComparison>(compare_runs(*out.previous, *out.run, o.rule));
+  }
+
+  // Inputs first (their errors say more), then gnuplot, before anything is written.
+  std::filesystem::path gnuplot;
+  if (o.charts) gnuplot = find_gnuplot();
+  make_dir(o.out_dir);
+  PerfReportView view;
+  view.run = out.run.get();
+  view.previous = out.previous.get();
+  view.comparison = out.comparison.get();
+  view.title = o.title.empty() ? default_title(*out.run) : o.title;
+  view.generated_by = o.generated_by;
+  if (o.charts) {
+    const std::filesystem::path chart_dir = o.out_dir / view.chart_dir;
+    make_dir(chart_dir);
+    std::vector<std::string> notes;
+    view.charts = render_charts(build_charts(*out.run), chart_dir, gnuplot, notes);
+    for (const auto& n : notes) log << "note: gnuplot: " << n << "\n";
+    for (const auto& c : view.charts) out.files.insert(out.files.end(), {c.data_path, c.script_path, c.svg_path});
+    out.charts = int(view.charts.size());
+    log << "report: drew " << out.charts << " charts with " << gnuplot.string() << "\n";
+  }
+  out.markdown = o.out_dir / "report.md";
+  write_file_atomically(out.markdown, perf_markdown(view));
+  out.html = o.out_dir / "report.html";
+  write_file_atomically(out.html, perf_html(view));
+  out.files.push_back(out.markdown);
+  out.files.push_back(out.html);
+  return out;
+}
+
+}  // namespace attn::report

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# attn-harness report end to end on the committed sample: exit codes, the files it writes, the
+# regressions it prints, bad input (exit 2 naming the file) and a missing gnuplot. Where gnuplot
+# is not installed (the GPU image) only the checks that need no charts run, and the test exits
+# 77 (skipped) when they pass.
+# Usage: perf_report_cli_test.sh PATH/TO/attn-harness DATA_DIR
+set -u
+bin=$1 data=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0; checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# expect RC DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code, keeps its output.
+expect() {
+  local want=$1 what=$2; shift 3
+  checks=$((checks + 1))
+  "$@" >"$work/out" 2>"$work/err"; local rc=$?
+  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; stdout: $(head -c 300 "$work/out"); stderr: $(head -c 600 "$work/err")"
+}
+contains() {  # FILE PATTERN DESCRIPTION
+  checks=$((checks + 1))
+  grep -q -- "$2" "$1" || fail "$3: '$2' not in $1: $(head -c 400 "$1")"
+}
+lacks() {  # FILE PATTERN DESCRIPTION
+  checks=$((checks + 1))
+  grep -q -- "$2" "$1" && fail "$3: '$2' found in $1"
+}
+
+new="$data/sample_bench.json"; flex="$data/sample_bench_flex.json"; old="$data/sample_bench_previous.json"
+out=$work/report
+
+have_gnuplot=1
+if [ -z "${ATTN_GNUPLOT:-}" ] && ! command -v gnuplot >/dev/null; then have_gnuplot=0; fi
+
+expect 0 "report --help" -- "$bin" report --help
+contains "$work/out" "--previous" "help lists --previous"
+
+if [ "$have_gnuplot" -eq 1 ]; then
+expect 0 "report with previous" -- "$bin" report "$new" "$flex" --previous "$old" -o "$out" --title "Nightly sample"
+contains "$work/out" "report: $out/report.html" "stdout names the HTML"
+contains "$work/out" "11 charts" "stdout counts the charts"
+contains "$work/out" "112 benchmarks: 88 ok, 19 OOM, 4 unsupported, 1 error" "stdout counts benchmarks"
+contains "$work/out" "against previous: regressions 4, improvements 1, within noise 83, noise unknown 0, still failing 20 (108 compared, 4 new, 0 gone" "stdout counts the verdicts"
+contains "$work/out" "regression: train_step/flash/llama3-8b-mha/L:16384/T:7" "the planted regression is printed"
+contains "$work/out" "newly OOM: train_step/flex/llama3-8b/L:16384/T:7" "newly OOM is printed"
+contains "$work/out" "newly failing: train_step/floor/llama3-8b-mha/L:2048/T:1" "newly failing is printed"
+contains "$work/out" "memory regression: train_step/flash/llama3-8b-mha/L:32768/T:7" "memory regression is printed"
+lacks "$work/out" "L:8192/T:7  " "the 1 %-within-2 %-noise change is not flagged"
+contains "$work/err" "drew 11 charts" "progress on stderr"
+for f in report.html report.md charts/latency_llama3-8b-mha.svg charts/latency_llama3-8b-mha.gp \
+         charts/latency_llama3-8b-mha.dat charts/memory_llama3-8b.svg charts/tflops_llama3-8b.svg \
+         charts/pct_gemm_llama3-8b.svg charts/overhead_llama3-8b-mha.svg charts/overhead_T_llama3-8b-mha.svg; do
+  checks=$((checks + 1))
+  [ -s "$out/$f" ] || fail "missing or empty: $f"
+done
+checks=$((checks + 1))
+leftovers=$(find "$out" -name '*.tmp*' -o -name '*.stderr' | head -3)
+[ -z "$leftovers" ] || fail "temporary files left: $leftovers"
+checks=$((checks + 1))
+[ "$(grep -c '<svg' "$out/report.html")" -eq 11 ] || fail "report.html does not inline 11 SVG charts"
+contains "$out/report.html" "<title>Nightly sample</title>" "--title is used"
+for external in '<script' '<link' '<img' 'src=' 'href="http' '@import'; do
+  lacks "$out/report.html" "$external" "report.html is self-contained"
+done
+contains "$out/report.md" "^## Headline" "Markdown headline"
+contains "$out/report.md" "^## Changes against the previous run" "Markdown change table"
+contains "$out/report.md" "| train_step/flash/llama3-8b-mha/L:16384/T:7 | .* | \*\*regression\*\* |" "Markdown flags the regression"
+contains "$out/report.md" "TTT overhead (flash / floor)" "Markdown overhead table"
+contains "$out/report.md" "^## flex compile time" "Markdown compile-time table"
+contains "$out/charts/latency_llama3-8b-mha.svg" "sdpa OOM" "OOM annotated on the latency chart"
+contains "$out/charts/memory_llama3-8b-mha.svg" "flex OOM" "OOM annotated on the memory chart"
+# The chart sources re-run by hand.
+checks=$((checks + 1))
+(cd "$out/charts" && gnuplot -e 'outfile="again.svg"' latency_llama3-8b-mha.gp && [ -s again.svg ]) \
+  || fail "the .gp source does not re-run"
+
+expect 1 "--fail-on-regression" -- "$bin" report "$new" "$flex" --previous "$old" -o "$work/r2" --fail-on-regression -q
+checks=$((checks + 1))
+[ -s "$work/err" ] && fail "-q still printed on stderr: $(head -c 200 "$work/err")"
+fi  # have_gnuplot
+# A looser rule drops the time and memory regressions; a newly failing benchmark stays flagged.
+expect 1 "--fail-on-regression with a looser rule" -- "$bin" report "$new" --previous "$old" -o "$work/r3" \
+  --fail-on-regression --noise-factor 50 --min-change 20 --no-charts
+contains "$work/out" "against previous: regressions 1," "only the newly failing benchmark is flagged"
+contains "$work/out" "newly failing: train_step/floor/llama3-8b-mha/L:2048/T:1" "and it is printed"
+expect 0 "no regression without --fail-on-regression" -- "$bin" report "$new" --previous "$old" -o "$work/r3" --no-charts
+expect 0 "previous as a comma list" -- "$bin" report "$new" "$flex" --previous "$old,$flex" -o "$work/r4" --no-charts
+contains "$work/err" "previous run: 109 benchmarks" "both previous files are read (merged)"
+expect 0 "a positional after --previous OLD is a result file" -- "$bin" report "$new" --previous "$old" "$flex" \
+  -o "$work/r4" --no-charts
+contains "$work/out" "^112 benchmarks" "the flex file joined the results"
+expect 0 "no previous" -- "$bin" report "$new" -o "$work/r5" --no-charts
+lacks "$work/out" "against previous" "no comparison without --previous"
+lacks "$work/r5/report.md" "Changes against" "no change table without --previous"
+
+# Bad input: exit 2 and the message names the file and what is missing.
+expect 2 "missing file" -- "$bin" report "$work/nope.json" -o "$work/bad"
+contains "$work/err" "nope.json" "names the missing file"
+echo '{"context": {}, "benchmarks": [' >"$work/broken.json"
+expect 2 "not JSON" -- "$bin" report "$work/broken.json" -o "$work/bad"
+contains "$work/err" "broken.json: not JSON" "names the broken file"
+echo '{"context": {}, "runs": []}' >"$work/other.json"
+expect 2 "not Google Benchmark JSON" -- "$bin" report "$new" "$work/other.json" -o "$work/bad"
+contains "$work/err" "other.json: not Google Benchmark JSON: expected a \"benchmarks\" array" "says what is missing"
+expect 2 "bad previous" -- "$bin" report "$new" --previous "$work/other.json" -o "$work/bad"
+expect 2 "no -o" -- "$bin" report "$new"
+expect 2 "no input" -- "$bin" report -o "$work/bad"
+checks=$((checks + 1))
+[ -e "$work/bad/report.html" ] && fail "bad input still wrote a report"
+
+# No gnuplot: exit 2 with a clear message.
+expect 2 "gnuplot missing" -- env ATTN_GNUPLOT= PATH=/nonexistent "$bin" report "$new" -o "$work/nognuplot"
+contains "$work/err" "gnuplot not found" "says gnuplot is missing"
+expect 0 "gnuplot missing but --no-charts" -- env PATH=/nonexistent "$bin" report "$new" -o "$work/nognuplot" --no-charts
+
+echo "$checks checks, $failures failures"
+[ "$failures" -eq 0 ] || exit 1
+if [ "$have_gnuplot" -eq 0 ]; then
+  echo "SKIP: gnuplot is not installed: the chart checks did not run (Debian: apt-get install gnuplot-nox)"
+  exit 77
+fi

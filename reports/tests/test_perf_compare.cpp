@@ -1,0 +1,171 @@
+// The change table's rule: a change is flagged only when it exceeds the measured noise; newly
+// OOM or failing benchmarks are always flagged.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "reports/perf_compare.hpp"
+#include "reports/tests/perf_test_data.hpp"
+
+namespace attn::report {
+namespace {
+
+using nlohmann::json;
+using test::add_failure;
+using test::add_repetitions;
+using test::bench_doc;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+PerfRun run_of(const json& doc) {
+  PerfRun run;
+  add_benchmark_json(run, doc, "synthetic.json");
+  return run;
+}
+
+// Three repetitions with median `ms` and sample stddev `noise_pct` % of it.
+std::vector<double> reps(double ms, double noise_pct) {
+  const double d = ms * noise_pct / 100;
+  return {ms - d, ms, ms + d};
+}
+
+const PerfChange& change_of(const PerfComparison& c, const std::string& name) {
+  for (const auto& ch : c.changes)
+    if (ch.key.name() == name) return ch;
+  throw std::runtime_error("no change for " + name);
+}
+
+TEST(PerfRule, FlagsOnlyChangesBeyondTheNoise) {
+  const CompareRule rule;  // 2 x noise and 1 %
+  // 10 % slower with 1 % noise: regression.
+  EXPECT_EQ(judge_change(100, 110, 1, rule), Verdict::regression);
+  // 1 % slower with 2 % noise: within noise.
+  EXPECT_EQ(judge_change(100, 101, 2, rule), Verdict::within_noise);
+  // The same the other way round.
+  EXPECT_EQ(judge_change(110, 100, 1, rule), Verdict::improvement);
+  EXPECT_EQ(judge_change(101, 100, 2, rule), Verdict::within_noise);
+  // Just over / under 2 x noise.
+  EXPECT_EQ(judge_change(100, 106.1, 3, rule), Verdict::regression);
+  EXPECT_EQ(judge_change(100, 105.9, 3, rule), Verdict::within_noise);
+  // Tiny noise: the 1 % floor still applies.
+  EXPECT_EQ(judge_change(100, 100.9, 0.01, rule), Verdict::within_noise);
+  EXPECT_EQ(judge_change(100, 101.1, 0.01, rule), Verdict::regression);
+  // Unmeasured noise: no claim either way.
+  EXPECT_EQ(judge_change(100, 150, kNaN, rule), Verdict::noise_unknown);
+  // The factors are options.
+  EXPECT_EQ(judge_change(100, 110, 1, CompareRule{20.0, 0.01}), Verdict::within_noise);
+  EXPECT_EQ(judge_change(100, 103, 0.1, CompareRule{2.0, 0.05}), Verdict::within_noise);
+}
+
+TEST(PerfCompare, NoiseComesFromTheRepetitionsOfBothRuns) {
+  json old_doc = bench_doc("old"), new_doc = bench_doc("new");
+  // 10 % slower, 1 % noise.
+  add_repetitions(old_doc, "train_step/flash/p/L:16384/T:7", reps(260, 1), {{"peak_mem_GiB", 4.1}});
+  add_repetitions(new_doc, "train_step/flash/p/L:16384/T:7", reps(286, 1), {{"peak_mem_GiB", 4.1}});
+  // 1 % slower, 2 % noise in the new run only: the larger stddev counts.
+  add_repetitions(old_doc, "train_step/flash/p/L:8192/T:7", reps(100, 0.1));
+  add_repetitions(new_doc, "train_step/flash/p/L:8192/T:7", reps(101, 2));
+  // 10 % faster, 1 % noise.
+  add_repetitions(old_doc, "train_step/flex/p/L:4096/T:7", reps(63, 1));
+  add_repetitions(new_doc, "train_step/flex/p/L:4096/T:7", reps(56.7, 1));
+  // One repetition in the old run: noise unknown.
+  add_repetitions(old_doc, "train_step/floor/p/L:4096/T:7", {30});
+  add_repetitions(new_doc, "train_step/floor/p/L:4096/T:7", reps(40, 1));
+  const PerfRun before = run_of(old_doc), after = run_of(new_doc);
+  const PerfComparison c = compare_runs(before, after);
+  ASSERT_EQ(c.changes.size(), 4u);
+
+  const PerfChange& slow = change_of(c, "train_step/flash/p/L:16384/T:7");
+  EXPECT_EQ(slow.time, Verdict::regression);
+  EXPECT_NEAR(slow.change_pct, 10, 1e-9);
+  EXPECT_NEAR(slow.noise_ms, 2.86, 1e-9);  // max(2.6, 2.86)
+  EXPECT_EQ(slow.memory, Verdict::within_noise);
+  EXPECT_TRUE(slow.flagged_bad());
+
+  const PerfChange& noisy = change_of(c, "train_step/flash/p/L:8192/T:7");
+  EXPECT_EQ(noisy.time, Verdict::within_noise);
+  EXPECT_NEAR(noisy.noise_ms, 2.02, 1e-9);
+  EXPECT_FALSE(noisy.flagged_bad());
+
+  EXPECT_EQ(change_of(c, "train_step/flex/p/L:4096/T:7").time, Verdict::improvement);
+  EXPECT_EQ(change_of(c, "train_step/floor/p/L:4096/T:7").time, Verdict::noise_unknown);
+  EXPECT_EQ(c.regressions, 1);
+  EXPECT_EQ(c.improvements, 1);
+}
+
+TEST(PerfCompare, NewlyOomOrFailingIsAlwaysFlagged) {
+  json old_doc = bench_doc("old"), new_doc = bench_doc("new");
+  add_repetitions(old_doc, "train_step/flex/p/L:16384/T:7", reps(419, 1), {{"peak_mem_GiB", 36.0}});
+  add_failure(new_doc, "train_step/flex/p/L:16384/T:7", "OOM: CUDA out of memory", 3);
+  add_repetitions(old_doc, "fwd/flash/p/L:2048/T:7", reps(2, 1));
+  add_failure(new_doc, "fwd/flash/p/L:2048/T:7", "CUDA error: illegal memory access");
+  add_failure(old_doc, "train_step/sdpa/p/L:8192/T:7", "OOM: CUDA out of memory");
+  add_repetitions(new_doc, "train_step/sdpa/p/L:8192/T:7", reps(700, 1));
+  add_failure(old_doc, "train_step/sdpa/p/L:16384/T:7", "OOM: CUDA out of memory");
+  add_failure(new_doc, "train_step/sdpa/p/L:16384/T:7", "OOM: CUDA out of memory");
+  add_repetitions(old_doc, "train_step/sdpa/p/L:1024/T:7", reps(12, 1));  // gone
+  add_repetitions(new_doc, "train_step/flash/p/L:65536/T:7", reps(900, 1));  // new
+  const PerfRun before = run_of(old_doc), after = run_of(new_doc);
+  const PerfComparison c = compare_runs(before, after);
+  EXPECT_EQ(change_of(c, "train_step/flex/p/L:16384/T:7").time, Verdict::newly_oom);
+  EXPECT_TRUE(std::isnan(change_of(c, "train_step/flex/p/L:16384/T:7").new_ms));
+  EXPECT_EQ(change_of(c, "fwd/flash/p/L:2048/T:7").time, Verdict::newly_failing);
+  EXPECT_EQ(change_of(c, "train_step/sdpa/p/L:8192/T:7").time, Verdict::now_runs);
+  EXPECT_EQ(change_of(c, "train_step/sdpa/p/L:16384/T:7").time, Verdict::still_failing);
+  EXPECT_EQ(c.regressions, 2);
+  EXPECT_EQ(c.improvements, 1);
+  ASSERT_EQ(c.only_old.size(), 1u);
+  EXPECT_EQ(c.only_old[0].name(), "train_step/sdpa/p/L:1024/T:7");
+  ASSERT_EQ(c.only_new.size(), 1u);
+  EXPECT_EQ(c.only_new[0].L, 65536);
+  EXPECT_TRUE(is_flagged_bad(Verdict::newly_oom));
+  EXPECT_FALSE(is_flagged_bad(Verdict::still_failing));
+  EXPECT_STREQ(verdict_name(Verdict::newly_oom), "newly OOM");
+}
+
+TEST(PerfCompare, PeakMemoryGrowthIsARegression) {
+  json old_doc = bench_doc("old"), new_doc = bench_doc("new");
+  add_repetitions(old_doc, "train_step/flash/p/L:32768/T:7", reps(700, 1), {{"peak_mem_GiB", 7.4}});
+  add_repetitions(new_doc, "train_step/flash/p/L:32768/T:7", reps(700, 1), {{"peak_mem_GiB", 8.2}});
+  add_repetitions(old_doc, "train_step/flash/p/L:4096/T:7", reps(46, 1), {{"peak_mem_GiB", 1.000}});
+  add_repetitions(new_doc, "train_step/flash/p/L:4096/T:7", reps(46, 1), {{"peak_mem_GiB", 1.005}});
+  // 20 % more, but only 8 MiB: allocator granularity, not a regression.
+  add_repetitions(old_doc, "train_step/floor/p/L:1024/T:7", reps(5, 1), {{"peak_mem_GiB", 0.039}});
+  add_repetitions(new_doc, "train_step/floor/p/L:1024/T:7", reps(5, 1), {{"peak_mem_GiB", 0.047}});
+  const PerfRun before = run_of(old_doc), after = run_of(new_doc);
+  const PerfComparison c = compare_runs(before, after);
+  EXPECT_EQ(change_of(c, "train_step/floor/p/L:1024/T:7").memory, Verdict::within_noise);
+  const PerfChange& big = change_of(c, "train_step/flash/p/L:32768/T:7");
+  EXPECT_EQ(big.time, Verdict::within_noise);
+  EXPECT_EQ(big.memory, Verdict::regression);
+  EXPECT_TRUE(big.flagged_bad());
+  EXPECT_EQ(change_of(c, "train_step/flash/p/L:4096/T:7").memory, Verdict::within_noise);
+  EXPECT_EQ(c.regressions, 1);
+}
+
+TEST(PerfCompare, CommittedSampleShowsThePlantedChanges) {
+  const PerfRun after =
+      load_perf_results({test::sample("sample_bench.json"), test::sample("sample_bench_flex.json")});
+  const PerfRun before = load_perf_results({test::sample("sample_bench_previous.json")});
+  const PerfComparison c = compare_runs(before, after);
+  std::vector<std::string> flagged;
+  for (const auto& ch : c.changes)
+    if (ch.flagged_bad()) flagged.push_back(ch.key.name());
+  EXPECT_EQ(flagged, (std::vector<std::string>{
+                         "train_step/flex/llama3-8b/L:16384/T:7",         // newly OOM
+                         "train_step/flash/llama3-8b-mha/L:16384/T:7",    // +10 %, 1 % noise
+                         "train_step/flash/llama3-8b-mha/L:32768/T:7",    // memory +11 %
+                         "train_step/floor/llama3-8b-mha/L:2048/T:1"}));  // newly failing
+  EXPECT_EQ(change_of(c, "train_step/flash/llama3-8b-mha/L:16384/T:7").time, Verdict::regression);
+  EXPECT_EQ(change_of(c, "train_step/flash/llama3-8b-mha/L:8192/T:7").time, Verdict::within_noise);
+  EXPECT_EQ(change_of(c, "train_step/flex/llama3-8b-mha/L:4096/T:7").time, Verdict::improvement);
+  EXPECT_EQ(change_of(c, "train_step/flex/llama3-8b/L:16384/T:7").time, Verdict::newly_oom);
+  EXPECT_EQ(c.only_new.size(), 4u);  // L=32768 T=1 of the mha preset was not in the old grid
+  EXPECT_TRUE(c.only_old.empty());
+  EXPECT_EQ(c.regressions, 4);
+}
+
+}  // namespace
+}  // namespace attn::report
