@@ -14,20 +14,32 @@ venv=${ATTN_VENV:-$HOME/.cache/attn-harness/venv}
 torch_version=2.11.0
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. Debian packages (skipped when all are installed, e.g. on the GPU image).
+# 1. Debian packages (skipped when all are installed, e.g. on the GPU image). The optional ones
+#    (report charts and their rendering test) only warn when they cannot be installed.
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev libhdf5-dev hdf5-tools
           libcli11-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev python3-venv python3-pip
-          python3-h5py python3-numpy gnuplot-nox fonts-dejavu-core chromium)
-if command -v dpkg-query >/dev/null; then
-  missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+          python3-dev python3-h5py python3-numpy)
+optional_packages=(gnuplot-nox fonts-dejavu-core chromium)
+missing_of() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
   done
+}
+if command -v dpkg-query >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  missing=($(missing_of "${packages[@]}"))
+  missing_optional=($(missing_of "${optional_packages[@]}"))
+  if [ $(( ${#missing[@]} + ${#missing_optional[@]} )) -gt 0 ]; then
+    $sudo apt-get update -qq || say "apt-get update failed"
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
     say "installing Debian packages: ${missing[*]}"
-    $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [ ${#missing_optional[@]} -gt 0 ]; then
+    say "installing optional Debian packages: ${missing_optional[*]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" >/dev/null \
+      || say "warning: could not install ${missing_optional[*]}: report charts and their render test will be skipped"
   fi
 fi
 
