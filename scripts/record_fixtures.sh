@@ -15,7 +15,9 @@ record() {  # NAME GENERATE-OPTIONS...
   rm -f "$file"
   "$bin" generate -o "$file" "$@"
   "$bin" run "$file" --backend sdpa,flash --device cuda -q
-  "$python" "$root/kernels/flex/flex_adapter.py" record "$file" --device cuda
+  if ! "$python" "$root/kernels/flex/flex_adapter.py" record "$file" --device cuda >"$out/$name.flex.log" 2>&1; then
+    echo "$name: flex failed:"; grep -v '^ ' "$out/$name.flex.log" | tail -8
+  fi
   local size; size=$(stat -c %s "$file")
   echo "$name: $size bytes"
   [ "$size" -le 2000000 ] || { echo "$name is over 2 MB" >&2; exit 1; }
