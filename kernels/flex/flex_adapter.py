@@ -94,12 +94,17 @@ def run_flex(case, backward=True, with_lse=True, compiled=None):
     mask = ttt_block_mask(case["valid_len"], t, B, L, device)
     start = time.perf_counter()
     valid = (torch.arange(L, device=device)[None, :] < (case["valid_len"] - t)[:, None])[:, None, :]
+    # On CUDA the training kernel, never flex_decoding: torch 2.11 picks the decoding kernel for
+    # short query lengths, and it has no autotuning choice for some GQA groups (seen on the H100
+    # with H 4 / Hkv 1 at L 80: "NoValidChoicesError").
+    options = {"kernel_options": {"BACKEND": "TRITON"}} if device.type == "cuda" else {}
     if with_lse:
         out, lse = fn(q, k_cat, v_cat, block_mask=mask, scale=case["scale"],
-                      enable_gqa=group > 1, return_lse=True)
+                      enable_gqa=group > 1, return_lse=True, **options)
         lse = torch.where(valid, lse.float(), torch.zeros((), device=device))
     else:
-        out = fn(q, k_cat, v_cat, block_mask=mask, scale=case["scale"], enable_gqa=group > 1)
+        out = fn(q, k_cat, v_cat, block_mask=mask, scale=case["scale"], enable_gqa=group > 1,
+                 **options)
         lse = torch.zeros(B, H, L, device=device)
     outputs = dict(out=out, lse=lse)
     if backward:
