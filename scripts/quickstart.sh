@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a default case: set up (scripts/setup.sh), generate a llama3-8b TTT case,
-# compute its fp64 reference, run the backends this machine can run, and summarise the case.
+# compute its fp64 reference, run sdpa and flash (on CUDA when there is a GPU), and judge flash
+# against the reference with sdpa as the baseline (exit code: the gate's).
 # Usage: scripts/quickstart.sh [CASE.h5]   (default: build/default-case.h5)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,3 +16,4 @@ device=cpu
 "$bin" backends | grep -q '^CUDA: available' && device=cuda
 "$bin" run "$case" --backend sdpa,flash --device "$device"
 "$bin" info "$case"
+"$bin" compare "$case" --candidate flash --baseline sdpa --worst 5

@@ -58,9 +58,13 @@ fi
 say "torch $("$python" -c 'import torch; print(torch.__version__)') from $python"
 
 # 3. Configure and build.
-cuda_args=()
-if [ -x /usr/local/cuda/bin/nvcc ]; then
-  cuda_args=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+# The CUDA code is compiled and linked wherever nvcc is (CI included, without a GPU), so that a
+# GPU build break fails there too.
+cuda_args=(-DATTN_WITH_CUDA=OFF)
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ]; then
+  cuda_args=(-DATTN_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc")
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTN_PYTHON="$python" \
   "${cuda_args[@]}" ${ATTN_CMAKE_ARGS:-} >"$build.configure.log" 2>&1 \
