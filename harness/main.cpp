@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
 #ifdef ATTN_HAS_TORCH
   add_backends_command(root, commands);
   add_run_command(root, commands);
+  add_selftest_command(root, commands);
+  add_calibrate_command(root, commands);
 #endif
 
   try {

@@ -1,11 +1,14 @@
 #include "kernels/flash_backend.hpp"
 
+#include <cmath>
+
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "kernels/detail/flash_block0.hpp"
 #include "kernels/detail/singleton_merge.hpp"
 #include "kernels/detail/ttt_rows.hpp"
+#include "kernels/mutants.hpp"
 #include "kernels/registry.hpp"
 
 namespace attn::kern {
@@ -23,9 +26,26 @@ struct FlashArgs {
   std::vector<int64_t> rows;  ///< valid rows n_b
   Block0Kernel block0 = Block0Kernel::composed;
   MergeImpl merge = MergeImpl::composed;
-  bool own_lse_bug = false;
+  FlashOptions::Defect defect = FlashOptions::Defect::none;  ///< mutants only
   std::string* variant = nullptr;  ///< filled by forward when set
 };
+
+using Defect = FlashOptions::Defect;
+
+/// The merge-internal hooks of a defect (the others act in FlashTttFunction or in apply()).
+detail::MergeDefects merge_defects(Defect d) {
+  detail::MergeDefects m;
+  m.accumulate_in_input_dtype = d == Defect::bf16_merge;
+  m.dk_first_group_head = d == Defect::dk_first_group_head;
+  m.keep_invalid_rows = d == Defect::unmasked_invalid_rows;
+  return m;
+}
+
+/// The scale the singleton scores use: 1 for the unscaled-singletons mutant, whose backward is
+/// then the exact gradient of its (wrong) forward.
+double singleton_scale(const FlashArgs& a) {
+  return a.defect == Defect::unscaled_singletons ? 1.0 : a.scale;
+}
 
 /// Non-differentiable forward state kept for the backward (outputs go through
 /// save_for_backward, which keeps no reference cycle).
@@ -44,12 +64,17 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
     auto state = c10::make_intrusive<FlashState>();
     state->args = a;
     state->block0 = detail::block0_forward(a.block0, q, k[0], v[0], a.rows, a.scale);
-    const detail::MergeForward merged = detail::merge_forward(
-        a.merge, q, k, v, state->block0.out0, state->block0.lse0, a.rows, a.scale);
+    // The lse-log2 mutant: a kernel's base-2 LSE (lse * log2(e)) taken for a natural one.
+    const at::Tensor lse0_for_merge = a.defect == Defect::lse_log2_as_ln
+                                          ? state->block0.lse0 * (1.0 / std::log(2.0))
+                                          : state->block0.lse0;
+    const detail::MergeForward merged =
+        detail::merge_forward(a.merge, q, k, v, state->block0.out0, lse0_for_merge, a.rows,
+                              singleton_scale(a), merge_defects(a.defect));
     if (a.variant)
       *a.variant = "block0=" + detail::to_string(a.block0) + " (lse " + state->block0.lse_layout +
                    "); merge=" + detail::to_string(a.merge) +
-                   (a.own_lse_bug ? "; MUTANT block-0 backward with its own lse" : "");
+                   (a.defect != Defect::none ? "; MUTANT " + to_string(a.defect) : "");
 
     std::vector<at::Tensor> saved(inputs.begin(), inputs.end());
     saved.push_back(merged.out);
@@ -82,19 +107,26 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
     // Invalid rows get lse0 (finite, p <= 1), where g = 0 and out = 0 make them contribute 0.
     const detail::Block0Forward& b0 = st.block0;
     detail::Block0Grads g0;
-    if (a.own_lse_bug) {
+    if (a.defect == Defect::block0_own_lse) {
       g0 = detail::block0_backward(b0, q, k[0], v[0], g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
     } else {
       const at::Tensor lse_b0 = at::where(valid, lse, b0.lse0.to(lse.scalar_type()));
       g0 = detail::block0_backward(b0, q, k[0], v[0], g, out, lse_b0, a.scale);
     }
     // Singletons, analytic in the accumulation type.
+    // (The block0-delta mutant: the singletons take delta = g . out0, block 0's own output.)
+    const at::Tensor out_for_delta =
+        a.defect == Defect::singleton_delta_from_block0 ? b0.out0.to(out.scalar_type()) : out;
     const detail::SingletonGrads gs =
-        detail::merge_backward(a.merge, q, k, v, g, out, lse, a.rows, a.scale);
+        detail::merge_backward(a.merge, q, k, v, g, out_for_delta, lse, a.rows,
+                               singleton_scale(a), merge_defects(a.defect));
 
     const at::ScalarType dtype = q.scalar_type();
     variable_list r;
-    r.push_back((g0.dq.to(gs.dq.scalar_type()) + gs.dq).to(dtype));
+    if (a.defect == Defect::no_singleton_dq)
+      r.push_back(g0.dq.to(dtype));
+    else
+      r.push_back((g0.dq.to(gs.dq.scalar_type()) + gs.dq).to(dtype));
     r.push_back(g0.dk.to(dtype));
     for (const at::Tensor& x : gs.dk) r.push_back(x);
     r.push_back(g0.dv.to(dtype));
@@ -110,9 +142,8 @@ FlashBackend::FlashBackend(FlashOptions options, std::string name)
     : options_(options), name_(std::move(name)) {}
 
 std::string FlashBackend::description() const {
-  std::string d = "flash kernel on block 0 (returns LSE) + fp32 singleton merge; custom backward with the merged LSE";
-  if (options_.block0_backward_uses_own_lse) d += " [MUTANT: block-0 backward with its own LSE]";
-  return d;
+  if (options_.defect != Defect::none) return "MUTANT of flash: " + describe(options_.defect);
+  return "flash kernel on block 0 (returns LSE) + fp32 singleton merge; custom backward with the merged LSE";
 }
 
 Support FlashBackend::supports(const data::CaseConfig& config, const at::Device& device) const {
@@ -140,16 +171,64 @@ std::vector<at::Tensor> FlashBackend::apply(const at::Tensor& q, const std::vect
                                             const std::vector<int64_t>& valid_len, double scale,
                                             const FlashOptions& options, std::string* variant) {
   TORCH_CHECK(!k.empty() && k.size() == v.size(), "flash: need t + 1 k and v blocks");
+  const Defect defect = options.defect;
+  const int64_t t_case = int64_t(k.size()) - 1;
+  if (defect != Defect::none) {
+    // Mutants that read the wrong cache, as differentiable views of the inputs (autograd
+    // takes their backward to the true blocks, as in a training script with that bug).
+    std::vector<at::Tensor> kk(k), vv(v);
+    FlashOptions rest = options;
+    rest.defect = Defect::none;
+    rest.merge = FlashOptions::Merge::composed;  // the fused kernels stay out of every mutant
+    if (defect == Defect::drop_newest_block && t_case > 0) {
+      kk.pop_back();
+      vv.pop_back();
+    } else if (defect == Defect::gqa_tiled && k[0].size(1) != q.size(1)) {
+      const int64_t G = q.size(1) / k[0].size(1);
+      for (auto& x : kk) x = x.repeat({1, G, 1, 1});
+      for (auto& x : vv) x = x.repeat({1, G, 1, 1});
+    } else if (defect == Defect::singleton_prev_position) {
+      const int64_t L = q.size(2);
+      const at::Tensor prev = at::arange(L, at::TensorOptions().dtype(at::kLong).device(q.device()))
+                                  .sub_(1)
+                                  .clamp_min_(0);
+      for (size_t m = 1; m < kk.size(); ++m) {
+        kk[m] = kk[m].index_select(2, prev);
+        vv[m] = vv[m].index_select(2, prev);
+      }
+    } else {
+      rest.defect = defect;  // acts inside the Function
+    }
+    if (rest.defect == Defect::none) {
+      std::vector<at::Tensor> res = apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant);
+      if (variant) *variant += "; MUTANT " + to_string(defect);
+      return res;
+    }
+    return apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant);
+  }
+  return apply_rows(q, k, v, valid_len, t_case, scale, options, variant);
+}
+
+std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
+                                                 const std::vector<at::Tensor>& k,
+                                                 const std::vector<at::Tensor>& v,
+                                                 const std::vector<int64_t>& valid_len,
+                                                 int64_t t_case, double scale,
+                                                 const FlashOptions& options,
+                                                 std::string* variant) {
   FlashArgs a;
   a.t = int64_t(k.size()) - 1;
   a.scale = scale;
-  a.rows = detail::valid_rows(valid_len, q.size(2), a.t);
+  a.defect = options.defect;
+  // Valid rows follow the case's t, also when a mutant passes fewer blocks.
+  a.rows = detail::valid_rows(valid_len, q.size(2),
+                              a.defect == Defect::varlen_full_length ? 0 : t_case);
   const detail::Block0Preference pref =
       options.block0 == FlashOptions::Block0::composed ? detail::Block0Preference::composed
       : options.block0 == FlashOptions::Block0::varlen ? detail::Block0Preference::varlen
                                                        : detail::Block0Preference::automatic;
   a.block0 = detail::choose_block0(q, valid_len, a.rows, pref);
-  switch (options.merge) {
+  switch (a.defect != Defect::none ? FlashOptions::Merge::composed : options.merge) {
     case FlashOptions::Merge::composed: a.merge = MergeImpl::composed; break;
     case FlashOptions::Merge::fused_cuda: a.merge = MergeImpl::fused_cuda; break;
     case FlashOptions::Merge::automatic:
@@ -157,7 +236,6 @@ std::vector<at::Tensor> FlashBackend::apply(const at::Tensor& q, const std::vect
                                                                      : MergeImpl::composed;
       break;
   }
-  a.own_lse_bug = options.block0_backward_uses_own_lse;
   a.variant = variant;
   std::vector<at::Tensor> inputs{q};
   inputs.insert(inputs.end(), k.begin(), k.end());
@@ -178,7 +256,11 @@ TorchOutputs FlashBackend::run(const TorchCase& c) const {
   TorchOutputs o;
   const std::vector<at::Tensor> res =
       apply(leaves[0], k, v, c.valid_len_host, c.scale, options_, &o.variant);
-  const auto grads = torch::autograd::grad({res[0]}, leaves, {c.grad_out});
+  // allow_unused: the drop-newest mutant never reads block t (its gradient is then zero).
+  auto grads = torch::autograd::grad({res[0]}, leaves, {c.grad_out}, /*retain_graph=*/std::nullopt,
+                                     /*create_graph=*/false, /*allow_unused=*/true);
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (!grads[i].defined()) grads[i] = at::zeros_like(leaves[i]);
   o.out = res[0].detach();
   o.lse = res[1].detach();
   o.dq = grads[0];

@@ -16,9 +16,25 @@ struct FlashOptions {
   enum class Merge { automatic, composed, fused_cuda };
   Block0 block0 = Block0::automatic;
   Merge merge = Merge::automatic;     ///< automatic: fused on CUDA when available, else composed
-  /// Defect on purpose (a "mutant"): the block-0 backward gets block 0's own output and LSE
-  /// instead of the merged ones, the bug that once shipped. For tests and the gate self-test.
-  bool block0_backward_uses_own_lse = false;
+  /// Defects on purpose ("mutants", the gate self-test's subjects; kernels/mutants.hpp has the
+  /// catalogue and their names). Any defect forces the composed merge, so the fused CUDA kernels
+  /// never see one; the block-0 kernel stays the device's.
+  enum class Defect {
+    none,
+    block0_own_lse,           ///< block-0 backward with block 0's own out and LSE (the bug that shipped)
+    singleton_prev_position,  ///< singleton m reads k_m, v_m at position i - 1 (row 0: position 0)
+    gqa_tiled,                ///< head h reads kv head h % Hkv (k.repeat, not repeat_interleave)
+    drop_newest_block,        ///< cache blocks 0..t-1 only; block t gets no gradient
+    unscaled_singletons,      ///< c_m = q_i . k_m,i without the softmax scale
+    singleton_delta_from_block0,  ///< singleton backward with delta = g . out0 instead of g . out
+    dk_first_group_head,      ///< singleton dk_m from the group's first query head only
+    bf16_merge,               ///< singleton scores, merge and singleton gradients in the input dtype
+    varlen_full_length,       ///< valid rows valid_len[b] instead of valid_len[b] - t
+    no_singleton_dq,          ///< dq without the singleton term s sum_m dc_m k_m,i
+    lse_log2_as_ln,           ///< block 0's LSE handed to the merge in base 2, read as natural
+    unmasked_invalid_rows,    ///< forward leaves the merge's finite values on invalid rows
+  };
+  Defect defect = Defect::none;
 };
 
 /// Invalid rows: exact zeros in out and lse, no gradient (grad_out zeroed there).
@@ -43,6 +59,14 @@ class FlashBackend final : public Backend {
                                        const FlashOptions& options, std::string* variant = nullptr);
 
  private:
+  /// apply() after a mutant's input views: valid rows from the case's t (`t_case`), which
+  /// differs from k.size() - 1 when the drop-newest mutant passes fewer blocks.
+  static std::vector<at::Tensor> apply_rows(const at::Tensor& q, const std::vector<at::Tensor>& k,
+                                            const std::vector<at::Tensor>& v,
+                                            const std::vector<int64_t>& valid_len, int64_t t_case,
+                                            double scale, const FlashOptions& options,
+                                            std::string* variant);
+
   FlashOptions options_;
   std::string name_;
 };

@@ -8,6 +8,7 @@
 #include "datasets/errors.hpp"
 #include "kernels/flash_backend.hpp"
 #include "kernels/math_backend.hpp"
+#include "kernels/mutants.hpp"
 #include "kernels/sdpa_backend.hpp"
 
 #if ATTN_WITH_CUDA
@@ -26,13 +27,29 @@ const std::vector<std::shared_ptr<const Backend>>& all_backends() {
   return list;
 }
 
+const std::vector<std::shared_ptr<const Backend>>& mutant_backends() {
+  static const std::vector<std::shared_ptr<const Backend>> list = [] {
+    std::vector<std::shared_ptr<const Backend>> l;
+    for (const MutantInfo& m : mutant_catalogue()) {
+      FlashOptions o;
+      o.defect = m.defect;
+      l.push_back(std::make_shared<FlashBackend>(o, m.name));
+    }
+    return l;
+  }();
+  return list;
+}
+
 std::shared_ptr<const Backend> find_backend(const std::string& name) {
   std::string known;
   for (const auto& b : all_backends()) {
     if (b->name() == name) return b;
     known += (known.empty() ? "" : ", ") + b->name();
   }
-  throw data::InputError("unknown backend '" + name + "': this build has " + known);
+  for (const auto& b : mutant_backends())
+    if (b->name() == name) return b;
+  throw data::InputError("unknown backend '" + name + "': this build has " + known +
+                         " (and the mutants listed by `attn-harness backends`)");
 }
 
 bool cuda_available() {

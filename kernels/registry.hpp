@@ -10,9 +10,15 @@
 namespace attn::kern {
 
 /// All backends compiled into this build, in a stable order (sdpa, flash, math-fp64, ...).
+/// Never a mutant: `run --backend all` and benchmarks see correct backends only.
 const std::vector<std::shared_ptr<const Backend>>& all_backends();
 
-/// Throws data::InputError listing the known names when `name` is unknown.
+/// The defective variants of flash for the gate self-test (kernels/mutants.hpp), in the
+/// catalogue's order, named "mutant-...".
+const std::vector<std::shared_ptr<const Backend>>& mutant_backends();
+
+/// A backend or a mutant by name. Throws data::InputError listing the known names when
+/// `name` is unknown.
 std::shared_ptr<const Backend> find_backend(const std::string& name);
 
 /// True when this build has CUDA and a device is present.

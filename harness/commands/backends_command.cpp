@@ -6,6 +6,7 @@
 #include "datasets/case_file.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
+#include "kernels/mutants.hpp"
 #include "kernels/registry.hpp"
 
 namespace attn::cli {
@@ -26,6 +27,7 @@ void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
     if (have_case) config = data::read_case_inputs(o->case_path).config;
     std::cout << "CUDA: " << (kern::cuda_available() ? "available" : "not available (no device or CPU-only build)")
               << "\n";
+    std::cout << "Backends:\n";
     for (const auto& b : kern::all_backends()) {
       std::cout << "  " << std::left << std::setw(12) << b->name() << " invalid rows: "
                 << std::setw(12) << kern::to_string(b->invalid_rows()) << b->description() << "\n";
@@ -38,6 +40,16 @@ void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
         const kern::Support s = b->supports(config, kern::parse_device(dev));
         std::cout << "      " << dev << ": " << (s.ok ? "supports this case" : s.why) << "\n";
       }
+    }
+    std::cout << "Mutants (defective variants of flash for `attn-harness selftest`; never in "
+                 "`run --backend all`; support as flash):\n";
+    for (const auto& b : kern::mutant_backends()) {
+      const kern::MutantInfo* m = kern::find_mutant(b->name());
+      std::cout << "  " << std::left << std::setw(30) << b->name() << " seen by: "
+                << std::setw(18) << (m ? kern::to_string(m->seen) : "gate")
+                << (m ? m->summary : b->description())
+                << (m && !m->invisible_when.empty() ? " [invisible when " + m->invisible_when + "]" : "")
+                << "\n";
     }
     return int(kExitOk);
   }});

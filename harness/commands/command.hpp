@@ -23,6 +23,8 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands);
 #ifdef ATTN_HAS_TORCH
 void add_backends_command(CLI::App& root, std::vector<Command>& commands);
 void add_run_command(CLI::App& root, std::vector<Command>& commands);
+void add_selftest_command(CLI::App& root, std::vector<Command>& commands);
+void add_calibrate_command(CLI::App& root, std::vector<Command>& commands);
 #endif
 
 }  // namespace attn::cli

@@ -15,10 +15,12 @@ namespace {
 
 MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
                               const at::Tensor& out0, const at::Tensor& lse0,
-                              const std::vector<int64_t>& rows, double scale) {
+                              const std::vector<int64_t>& rows, double scale,
+                              const MergeDefects& defects) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k[0].size(1);
   const int64_t G = H / Hkv, t = int64_t(k.size()) - 1;
-  const at::ScalarType acc = acc_type(q.scalar_type());
+  const at::ScalarType acc =
+      defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
   const at::Tensor qa = q.to(acc).reshape({B, Hkv, G, L, D});
   const at::Tensor l0 = lse0.to(acc);
 
@@ -39,18 +41,24 @@ MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorL
     acc5.addcmul_(at::exp(c[size_t(m - 1)] - lse).view({B, Hkv, G, L, 1}), v[m].to(acc).unsqueeze(2));
 
   const at::Tensor invalid = valid_row_mask(rows, L, q.device()).logical_not();  // [B, 1, L]
+  if (!defects.keep_invalid_rows) {
+    acc_out.masked_fill_(invalid.unsqueeze(-1), 0.0);
+    lse.masked_fill_(invalid, 0.0);
+  }
   MergeForward r;
-  r.out = acc_out.masked_fill_(invalid.unsqueeze(-1), 0.0).to(q.scalar_type());
-  r.lse = lse.masked_fill_(invalid, 0.0);
+  r.out = acc_out.to(q.scalar_type());
+  r.lse = lse.to(acc_type(q.scalar_type()));
   return r;
 }
 
 SingletonGrads backward_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
                                  const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
-                                 const std::vector<int64_t>& rows, double scale) {
+                                 const std::vector<int64_t>& rows, double scale,
+                                 const MergeDefects& defects) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k[0].size(1);
   const int64_t G = H / Hkv, t = int64_t(k.size()) - 1;
-  const at::ScalarType acc = acc_type(q.scalar_type());
+  const at::ScalarType acc =
+      defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
   const at::Tensor qa = q.to(acc).reshape({B, Hkv, G, L, D});
   const at::Tensor ga = g.to(acc).reshape({B, Hkv, G, L, D});
   const at::Tensor delta = (ga * out.to(acc).reshape({B, Hkv, G, L, D})).sum(-1);  // [B, Hkv, G, L]
@@ -65,10 +73,13 @@ SingletonGrads backward_composed(const at::Tensor& q, at::TensorList k, at::Tens
     const at::Tensor pi = at::where(valid, at::exp(c - l), 0.0);
     const at::Tensor dc = pi * ((ga * vm).sum(-1) - delta);
     dq.addcmul_((dc * scale).unsqueeze(-1), km);
-    r.dk.push_back((qa * dc.unsqueeze(-1)).sum(2).mul_(scale).to(q.scalar_type()));
+    const at::Tensor dk_heads = qa * dc.unsqueeze(-1);  // [B, Hkv, G, L, D]
+    r.dk.push_back((defects.dk_first_group_head ? dk_heads.select(2, 0) : dk_heads.sum(2))
+                       .mul(scale)
+                       .to(q.scalar_type()));
     r.dv.push_back((ga * pi.unsqueeze(-1)).sum(2).to(q.scalar_type()));
   }
-  r.dq = dq.view({B, H, L, D});
+  r.dq = dq.view({B, H, L, D}).to(acc_type(q.scalar_type()));
   return r;
 }
 
@@ -201,29 +212,32 @@ bool fused_merge_available(const at::Tensor& q, int64_t Hkv, int64_t t, std::str
 
 MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                            at::TensorList v, const at::Tensor& out0, const at::Tensor& lse0,
-                           const std::vector<int64_t>& rows, double scale) {
+                           const std::vector<int64_t>& rows, double scale,
+                           const MergeDefects& defects) {
   if (impl == MergeImpl::fused_cuda) {
+    TORCH_CHECK(!defects.any(), "fused singleton merge: defects exist in the composed merge only");
 #if ATTN_WITH_CUDA
     return forward_fused(q, k, v, out0, lse0, rows, scale);
 #else
     TORCH_CHECK(false, "fused singleton merge: built without ATTN_WITH_CUDA");
 #endif
   }
-  return forward_composed(q, k, v, out0, lse0, rows, scale);
+  return forward_composed(q, k, v, out0, lse0, rows, scale, defects);
 }
 
 SingletonGrads merge_backward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                               at::TensorList v, const at::Tensor& g, const at::Tensor& out,
                               const at::Tensor& lse, const std::vector<int64_t>& rows,
-                              double scale) {
+                              double scale, const MergeDefects& defects) {
   if (impl == MergeImpl::fused_cuda) {
+    TORCH_CHECK(!defects.any(), "fused singleton merge: defects exist in the composed merge only");
 #if ATTN_WITH_CUDA
     return backward_fused(q, k, v, g, out, lse, rows, scale);
 #else
     TORCH_CHECK(false, "fused singleton merge: built without ATTN_WITH_CUDA");
 #endif
   }
-  return backward_composed(q, k, v, g, out, lse, rows, scale);
+  return backward_composed(q, k, v, g, out, lse, rows, scale, defects);
 }
 
 }  // namespace attn::kern::detail

@@ -17,6 +17,16 @@ namespace attn::kern::detail {
 enum class MergeImpl { composed, fused_cuda };
 std::string to_string(MergeImpl m);
 
+/// Deliberate defects of the composed merge, used only by the gate self-test's mutants
+/// (FlashOptions::Defect); the default is the contract. The fused kernels refuse any.
+struct MergeDefects {
+  bool accumulate_in_input_dtype = false;  ///< scores, merge and singleton gradients in bf16
+                                           ///< (results still returned in the contract's types)
+  bool dk_first_group_head = false;        ///< dk_m from the group's first query head, no sum
+  bool keep_invalid_rows = false;          ///< forward does not zero out and lse on invalid rows
+  bool any() const { return accumulate_in_input_dtype || dk_first_group_head || keep_invalid_rows; }
+};
+
 struct MergeForward {
   at::Tensor out;  ///< [B, H, L, D] contiguous, input dtype; exact zeros on invalid rows
   at::Tensor lse;  ///< [B, H, L] accumulation type; exact zeros on invalid rows
@@ -26,7 +36,8 @@ struct MergeForward {
 /// (any strides); lse0: [B, H, L]; rows: valid rows n_b per batch element; t = k.size() - 1.
 MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                            at::TensorList v, const at::Tensor& out0, const at::Tensor& lse0,
-                           const std::vector<int64_t>& rows, double scale);
+                           const std::vector<int64_t>& rows, double scale,
+                           const MergeDefects& defects = {});
 
 struct SingletonGrads {
   at::Tensor dq;                  ///< [B, H, L, D] accumulation type: sum_m s dc_m k_m,i
@@ -37,7 +48,7 @@ struct SingletonGrads {
 SingletonGrads merge_backward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                               at::TensorList v, const at::Tensor& g, const at::Tensor& out,
                               const at::Tensor& lse, const std::vector<int64_t>& rows,
-                              double scale);
+                              double scale, const MergeDefects& defects = {});
 
 /// Whether the fused CUDA kernels can take this problem: a build with ATTN_WITH_CUDA, q on a
 /// CUDA device in bf16 / f16 / f32, D <= 256, t <= 16, H / Hkv <= 16. Otherwise `why` says

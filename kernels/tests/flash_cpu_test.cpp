@@ -107,7 +107,7 @@ TEST_P(FlashCpuBf16Gate, MutantOwnLseIsCaught) {
   const ref::TttResult r = reference(in);
   const TorchCase c = to_device(in, at::kCPU);
   FlashOptions bug;
-  bug.block0_backward_uses_own_lse = true;
+  bug.defect = FlashOptions::Defect::block0_own_lse;
   const TorchOutputs mo = FlashBackend(bug, "flash-mutant").run(c);
   const TorchOutputs so = SdpaBackend().run(c);
   std::string report;

@@ -70,7 +70,7 @@ TEST_P(GpuGate, MutantOwnLseIsCaught) {
   const ref::TttResult r = reference(in);
   const TorchCase c = to_device(in, at::Device(at::kCUDA, 0));
   FlashOptions bug;
-  bug.block0_backward_uses_own_lse = true;
+  bug.defect = FlashOptions::Defect::block0_own_lse;
   const TorchOutputs mo = FlashBackend(bug, "flash-mutant").run(c);
   const TorchOutputs so = SdpaBackend().run(c);
   std::string report;

@@ -1,0 +1,44 @@
+// Runs the self-test: every variant of the flash path over the fixture suite on one device,
+// each judged against the fp64 reference and the baseline under the default and the
+// scaled-floor profiles, into a DetectionMatrix.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "harness/selftest/detection_matrix.hpp"
+#include "harness/selftest/fixture_suite.hpp"
+#include "kernels/backend.hpp"
+#include "reports/gate_profile.hpp"
+
+namespace attn::cli::selftest {
+
+struct Variant {
+  std::shared_ptr<const kern::Backend> backend;
+  Expect expect = Expect::gate;
+};
+
+struct SelftestPlan {
+  std::vector<FixtureCase> cases;
+  at::Device device{at::kCPU};
+  std::shared_ptr<const kern::Backend> baseline;  ///< sdpa by default
+  std::vector<Variant> variants;                  ///< the real path first, then the mutants
+  report::GateProfile default_profile, scaled_profile;
+};
+
+/// A mutant backend as a variant: expected to be seen as its catalogue entry says (the gate
+/// for a backend that is not in the catalogue).
+Variant mutant_variant(std::shared_ptr<const kern::Backend> backend);
+
+/// The default plan: default_suite(), baseline sdpa, flash then every mutant, profiles bf16
+/// and bf16-scaled-floor (found through report::find_profile).
+SelftestPlan default_plan(const at::Device& device);
+
+/// Runs the plan and summarizes it. A variant that throws or does not support a case gets an
+/// error for that case (the real path then fails the self-test). `progress(done, total)`
+/// counts backend runs.
+DetectionMatrix run_selftest(const SelftestPlan& plan,
+                             const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace attn::cli::selftest

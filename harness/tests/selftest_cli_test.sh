@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# selftest, calibrate and the mutant backends through the real binary: exit codes, JSON and
+# Markdown outputs, mutants kept out of `run --backend all`, a recorded mutant failing `gate`.
+# Usage: selftest_cli_test.sh PATH/TO/attn-harness
+set -u
+bin=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0; checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect() {  # RC DESCRIPTION -- COMMAND...
+  local want=$1 what=$2; shift 3
+  checks=$((checks + 1))
+  "$@" >"$work/out" 2>"$work/err"; local rc=$?
+  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; stderr: $(head -c 400 "$work/err"); stdout: $(tail -c 600 "$work/out")"
+}
+contains() {  # FILE PATTERN DESCRIPTION
+  checks=$((checks + 1))
+  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 400 "$1")"
+}
+lacks() {
+  checks=$((checks + 1))
+  grep -q -- "$2" "$1" && fail "$3: '$2' found in $(basename "$1")"
+}
+
+expect 0 "selftest" -- "$bin" selftest -q --json "$work/st.json" --markdown "$work/st.md"
+contains "$work/out" "selftest: PASSED" "selftest verdict line"
+contains "$work/out" "mutant-own-lse" "matrix lists the shipped defect"
+contains "$work/st.json" '"schema": "attn-harness.selftest/1"' "selftest JSON schema"
+contains "$work/st.json" '"passed": true' "selftest JSON verdict"
+contains "$work/st.md" '| `flash` | pass |' "selftest Markdown row of the real path"
+expect 2 "selftest on an unknown device" -- "$bin" selftest --device tpu
+
+expect 0 "backends" -- "$bin" backends
+contains "$work/out" "^Mutants" "backends has a mutant section"
+contains "$work/out" "mutant-gqa-tiled" "backends lists the mutants"
+
+case=$work/case.h5
+expect 0 "generate" -- "$bin" generate -o "$case" --preset custom --heads 4 --kv-heads 2 \
+  --head-dim 64 --seq 48 --ttt-step 2 --batch 2 --pad 0,5 --grad-scale 1 --seed 9
+expect 0 "run all" -- "$bin" run "$case" --backend all -q
+lacks "$work/out" "mutant" "run --backend all stays mutant-free"
+expect 0 "run a mutant" -- "$bin" run "$case" --backend mutant-own-lse -q
+expect 0 "gate the real path" -- "$bin" gate "$case" --candidate flash
+expect 1 "gate catches the recorded mutant" -- "$bin" gate "$case" --candidate mutant-own-lse
+expect 2 "unknown mutant" -- "$bin" run "$case" --backend mutant-nope -q
+contains "$work/err" "mutants listed by" "unknown backend message points at the mutants"
+
+expect 0 "calibrate" -- "$bin" calibrate -q --presets llama3-8b --seeds 1 --seq 48 --t 2 \
+  --json "$work/cal.json"
+contains "$work/out" "Margin to a false alarm" "calibrate margin line"
+contains "$work/out" "mutant-own-lse" "calibrate lists the mutants' miss margins"
+contains "$work/cal.json" '"schema": "attn-harness.calibrate/1"' "calibrate JSON schema"
+contains "$work/cal.json" '"real_failures": 0' "calibrate JSON real failures"
+expect 2 "calibrate --seeds 0" -- "$bin" calibrate --seeds 0
+expect 2 "calibrate unknown preset" -- "$bin" calibrate --presets nope
+
+echo "$checks checks, $failures failures"
+[ "$failures" -eq 0 ]
