@@ -6,6 +6,8 @@ TTT block mask of ../shared/DESIGN.md section 2: block 0 causal with q, kv < val
 block m >= 1 diagonal with kv mod L < valid_len - t. Invalid rows give out 0 and (set here) lse 0.
 
     flex_adapter.py record CASE.h5 [--device cpu|cuda] [--as NAME] [--no-backward]
+    flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
+        [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (README "## Benchmarks")
 
 On CPU torch 2.11 compiles flex_attention for inference only and without the LSE: there the
 adapter records out alone and says so in the producer's `tensors` attribute ("out"; "out,lse"
@@ -17,12 +19,16 @@ outputs under /outputs/<NAME> (default "flex") with provenance, compile time inc
 unsupported (message on stderr).
 """
 import argparse
+import json
+import math
 import os
+import statistics
 import sys
 import time
 
 import h5py
 import torch
+import torch._dynamo
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "datasets"))
@@ -147,6 +153,219 @@ def record(args):
           f"(compile + first step {compile_and_run:.1f} s, step {step * 1e3:.1f} ms)")
 
 
+# ---- bench: the flex column of attn-bench (README "## Benchmarks") ---------------------------
+
+_PRESETS = {"llama3-8b-mha": (32, 32, 128), "llama3-8b": (32, 8, 128), "qwen3-30b-a3b": (32, 4, 128),
+            "gpt-oss-20b": (64, 8, 64), "tiny": (2, 1, 64)}
+
+
+def _fwd_flops(B, H, L, D, t):
+    return 4.0 * B * H * L * L * D / 2.0 + 4.0 * B * H * L * D * t
+
+
+def _workload_flops(workload, B, H, L, D, T):
+    if workload == "fwd":
+        return _fwd_flops(B, H, L, D, T - 1)
+    if workload == "bwd":
+        return 2.5 * _fwd_flops(B, H, L, D, T - 1)
+    return sum(3.5 * _fwd_flops(B, H, L, D, t) for t in range(T))
+
+
+def _is_oom(e):
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+class _Timer:
+    """CUDA events around a callable (wall clock on the CPU), the L2 flushed before."""
+
+    def __init__(self, device):
+        self.device = device
+        self.flush = None
+        if device.type == "cuda":
+            l2 = int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0)) or (64 << 20)
+            self.flush = torch.empty(2 * l2, dtype=torch.uint8, device=device)
+
+    def allocated(self):
+        return torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
+
+    def run(self, fn, before=None):
+        """Returns (ms, peak bytes above the allocation before the step); `before` runs untimed."""
+        state = before() if before else None
+        if self.device.type == "cuda":
+            self.flush.zero_()
+            base = self.allocated()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn(state)
+            stop.record()
+            stop.synchronize()
+            return start.elapsed_time(stop), torch.cuda.max_memory_allocated(self.device) - base
+        t0 = time.perf_counter()
+        fn(state)
+        return (time.perf_counter() - t0) * 1e3, 0
+
+
+def _bench_one(fn, workload, B, H, Hkv, L, D, T, device, timer, reps, iters, warmup):
+    """One benchmark: returns (list of (ms, peak) per repetition, compile seconds)."""
+    dtype = torch.bfloat16
+    scale = 1.0 / math.sqrt(D)
+    group = H // Hkv
+    options = {"kernel_options": {"BACKEND": "TRITON"}} if device.type == "cuda" else {}
+    need_grad = workload != "fwd"
+    if device.type == "cpu" and need_grad:
+        raise NotImplementedError("unsupported: torch flex_attention on the CPU is forward-only")
+    q = [torch.randn(B, H, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
+    g = [torch.randn(B, H, L, D, device=device, dtype=dtype) for _ in range(T)]
+    k = [torch.randn(B, Hkv, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
+    v = [torch.randn(B, Hkv, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
+    valid_len = torch.full((B,), L, dtype=torch.long, device=device)
+
+    def step(t):
+        # Cache concatenation and block mask creation are part of the step (the real cost).
+        k_cat = torch.cat(k[:t + 1], dim=2) if t > 0 else k[0]
+        v_cat = torch.cat(v[:t + 1], dim=2) if t > 0 else v[0]
+        mask = ttt_block_mask(valid_len, t, B, L, device)
+        return fn(q[t], k_cat, v_cat, block_mask=mask, scale=scale, enable_gqa=group > 1, **options)
+
+    def train_step(_):
+        outs = [step(t) for t in range(T)]
+        torch.autograd.grad(outs, q + k + v, g, allow_unused=True)
+
+    def fwd(_):
+        with torch.set_grad_enabled(device.type == "cuda"):
+            step(T - 1)
+
+    def bwd_before():
+        return step(T - 1)
+
+    def bwd(out):
+        torch.autograd.grad([out], [q[T - 1]] + k[:T] + v[:T], [g[T - 1]], allow_unused=True)
+
+    run = {"train_step": lambda: timer.run(train_step), "fwd": lambda: timer.run(fwd),
+           "bwd": lambda: timer.run(bwd, before=bwd_before)}[workload]
+    torch._dynamo.reset()  # every shape compiles afresh: compile_s is this shape's, no recompile limit
+    t0 = time.perf_counter()
+    run()  # compiles this shape
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    compile_s = time.perf_counter() - t0
+    for _ in range(max(warmup - 1, 0)):
+        run()
+    results = []
+    for _ in range(reps):
+        samples = [run() for _ in range(iters)]
+        results.append((sum(ms for ms, _ in samples) / iters, max(p for _, p in samples), iters))
+    return results, compile_s
+
+
+def bench(args):
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    presets = args.presets.split(",")
+    for p in presets:
+        if p not in _PRESETS:
+            raise InputError(f"--presets: unknown preset '{p}'")
+    seqs = sorted({int(x) for x in args.seqs.split(",")})
+    ttt = [int(x) for x in args.ttt.split(",")]
+    workloads = args.workloads.split(",")
+    for w in workloads:
+        if w not in ("train_step", "fwd", "bwd"):
+            raise InputError(f"--workloads: unknown workload '{w}'")
+    timer = _Timer(device)
+    # The run's bf16 GEMM rate, best of 5 (8192^3 on CUDA, 1024^3 on the CPU).
+    n = 8192 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(2):
+        a @ b
+    gemm_ms = min(timer.run(lambda _: a @ b)[0] for _ in range(5))
+    gemm = 2.0 * n ** 3 / (gemm_ms * 1e-3) / 1e12
+    a = b = None  # free the GEMM operands
+    for limit in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit",
+                  "accumulated_cache_size_limit"):
+        if hasattr(torch._dynamo.config, limit):  # T steps compile T shapes each; never fall back to eager
+            setattr(torch._dynamo.config, limit, max(getattr(torch._dynamo.config, limit), 256))
+    fn = torch.compile(flex_attention, dynamic=False)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    context = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_name": os.uname().nodename,
+               "executable": "kernels/flex/flex_adapter.py bench", "num_cpus": os.cpu_count(),
+               "mhz_per_cpu": 0, "cpu_scaling_enabled": False, "caches": [],
+               "library_build_type": "release", "device": device_name,
+               "torch_version": torch.__version__, "gemm_bf16_tflops": gemm, "commit": args.commit}
+    entries = []
+    oom_at = {}
+    for preset in presets:
+        H, Hkv, D = _PRESETS[preset]
+        B = args.batch
+        for workload in workloads:
+            for T in ttt:
+                for L in seqs:
+                    name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
+                    print(f"[flex bench] {name}", file=sys.stderr, flush=True)
+                    iters = args.iterations or (10 if L <= 2048 else 5 if L <= 4096 else 2 if L <= 16384 else 1)
+                    base = {"name": name, "run_name": name, "repetitions": args.reps, "threads": 1,
+                            "time_unit": "ms", "B": B, "H": H, "Hkv": Hkv, "D": D, "L": L, "T": T}
+                    key = (workload, preset, T)
+                    error = None
+                    if key in oom_at and oom_at[key] < L:
+                        error = "OOM: skipped (smaller L ran out of memory)"
+                    else:
+                        try:
+                            results, compile_s = _bench_one(fn, workload, B, H, Hkv, L, D, T, device,
+                                                            timer, args.reps, iters, args.warmup)
+                        except NotImplementedError as e:
+                            error = str(e)
+                        except Exception as e:  # noqa: BLE001 (any failure is recorded, the sweep goes on)
+                            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+                            if _is_oom(e):
+                                error = "OOM: " + msg
+                                oom_at[key] = L
+                            else:
+                                error = "error: " + msg
+                        if device.type == "cuda":
+                            torch.cuda.empty_cache()
+                    if error:
+                        print(f"[flex bench]   {error}", file=sys.stderr, flush=True)
+                        for r in range(args.reps):
+                            entries.append(dict(base, run_type="iteration", repetition_index=r,
+                                                iterations=0, real_time=0, cpu_time=0,
+                                                error_occurred=True, error_message=error))
+                        _write_bench_json(args.out, context, entries)
+                        continue
+                    flops = _workload_flops(workload, B, H, L, D, T)
+                    times = []
+                    for r, (ms, peak, its) in enumerate(results):
+                        tflops = flops / (ms * 1e-3) / 1e12
+                        times.append(ms)
+                        entries.append(dict(base, run_type="iteration", repetition_index=r, iterations=its,
+                                            real_time=ms, cpu_time=ms, TFLOPS=tflops, gemm_TFLOPS=gemm,
+                                            pct_of_gemm=100.0 * tflops / gemm, peak_mem_GiB=peak / 2 ** 30,
+                                            compile_s=compile_s))
+                    mean = statistics.mean(times)
+                    median = statistics.median(times)
+                    stddev = statistics.stdev(times) if len(times) > 1 else 0.0
+                    for agg, value in (("mean", mean), ("median", median), ("stddev", stddev)):
+                        tf = flops / (value * 1e-3) / 1e12 if agg != "stddev" and value > 0 else 0.0
+                        entries.append(dict(base, name=f"{name}_{agg}", run_type="aggregate",
+                                            aggregate_name=agg, aggregate_unit="time", iterations=len(times),
+                                            real_time=value, cpu_time=value, TFLOPS=tf, gemm_TFLOPS=gemm,
+                                            pct_of_gemm=100.0 * tf / gemm,
+                                            peak_mem_GiB=max(p for _, p, _ in results) / 2 ** 30,
+                                            compile_s=compile_s))
+                    _write_bench_json(args.out, context, entries)  # after each: a killed sweep keeps its results
+    _write_bench_json(args.out, context, entries)
+    print(f"flex bench: {len(entries)} entries written to {args.out}")
+
+
+def _write_bench_json(path, context, entries):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"context": context, "benchmarks": entries}, f, indent=1)
+    os.replace(tmp, path)
+
+
 def main():
     parser = argparse.ArgumentParser(description="flex_attention backend of attn-harness")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,8 +375,23 @@ def main():
     rec.add_argument("--as", dest="name", default="flex")
     rec.add_argument("--no-backward", action="store_true",
                      help="forward only (gradients recorded as 0 and not judged)")
+    ben = sub.add_parser("bench", help="time flex over a grid (Google Benchmark JSON, see README)")
+    ben.add_argument("--presets", default="llama3-8b-mha")
+    ben.add_argument("--seqs", default="1024,2048,4096,8192,16384,32768")
+    ben.add_argument("--ttt", default="1,3,7")
+    ben.add_argument("--workloads", default="train_step")
+    ben.add_argument("--batch", type=int, default=1)
+    ben.add_argument("--reps", type=int, default=3)
+    ben.add_argument("--iterations", type=int, default=0, help="per repetition (0: 10, 5, 2 or 1 by L, as attn-bench)")
+    ben.add_argument("--warmup", type=int, default=2, help="runs before timing, the compiling one included")
+    ben.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    ben.add_argument("--commit", default="unknown")
+    ben.add_argument("--out", required=True)
     args = parser.parse_args()
     try:
+        if args.command == "bench":
+            bench(args)
+            return 0
         record(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,621 @@
+// attn-bench: Google Benchmark runner over workload x backend x preset x L x T (README
+// "## Benchmarks", issue 5). Benchmarks are named <workload>/<backend>/<preset>/L:<L>/T:<T>;
+// `attn-harness report` reads the JSON this writes (--benchmark_out=FILE
+// --benchmark_out_format=json).
+//
+// Workloads (inputs random bf16, created once outside the timed region):
+//   train_step  T TTT steps: step t = 0..T-1 attends over cache blocks 0..t with a fresh q_t;
+//               the forward of all T steps, then one backward with grad_out g_t for every step.
+//   fwd         one forward at t = T - 1 (with autograd recording, as in training).
+//   bwd         the backward of that one step (its forward runs outside the timed region).
+// Backends: flash (FlashBackend::apply), floor (the same call on block 0 alone: no singletons),
+// sdpa (the eager explicit-mask composition of kernels/sdpa_backend.cpp, autograd backward).
+#include <benchmark/benchmark.h>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#if ATTN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime.h>
+#endif
+
+#include "kernels/flash_backend.hpp"
+
+#ifndef ATTN_BENCH_COMMIT
+#define ATTN_BENCH_COMMIT "unknown"
+#endif
+#ifndef ATTN_BENCH_TORCH_VERSION
+#define ATTN_BENCH_TORCH_VERSION ""
+#endif
+
+namespace {
+
+struct Preset {
+  std::string name;
+  int64_t H, Hkv, D;
+};
+
+const std::vector<Preset>& all_presets() {
+  static const std::vector<Preset> p{
+      {"llama3-8b-mha", 32, 32, 128}, {"llama3-8b", 32, 8, 128}, {"qwen3-30b-a3b", 32, 4, 128},
+      {"gpt-oss-20b", 64, 8, 64},     {"tiny", 2, 1, 64},  // tiny: hidden, for CPU smoke tests
+  };
+  return p;
+}
+
+struct Options {
+  std::vector<std::string> backends{"sdpa", "flash", "floor"};
+  std::vector<std::string> presets;  // default by device
+  std::vector<int64_t> seqs;         // default by device
+  std::vector<int64_t> ttt;          // default by device
+  std::vector<std::string> workloads{"train_step", "fwd", "bwd"};
+  int64_t batch = 1;
+  std::string device = "cuda";
+  std::string commit = ATTN_BENCH_COMMIT;
+  int64_t iterations = 0;  // 0: by L
+  int64_t warmup = 2;
+  int64_t repetitions = 3;  // unless --benchmark_repetitions is given
+};
+
+Options g_opt;
+double g_gemm_tflops = 0.0;
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> split_int(const std::string& flag, const std::string& s) {
+  std::vector<int64_t> out;
+  for (const auto& x : split(s)) {
+    char* end = nullptr;
+    const long long v = std::strtoll(x.c_str(), &end, 10);
+    int64_t mult = 1;
+    if (end && (*end == 'K' || *end == 'k')) {
+      mult = 1024;
+      ++end;
+    }
+    if (!end || *end != '\0' || v <= 0) {
+      std::fprintf(stderr, "attn-bench: %s: expected positive integers, found '%s'\n", flag.c_str(),
+                   x.c_str());
+      std::exit(2);
+    }
+    out.push_back(static_cast<int64_t>(v) * mult);
+  }
+  return out;
+}
+
+[[noreturn]] void usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: attn-bench [--backends sdpa,flash,floor] [--presets llama3-8b-mha,llama3-8b,"
+               "qwen3-30b-a3b,gpt-oss-20b]\n"
+               "                  [--seqs 1024,...,32768] [--ttt 1,3,7] [--workloads train_step,fwd,bwd]\n"
+               "                  [--batch 1] [--device cuda|cpu] [--commit SHA] [--iterations N]\n"
+               "                  [--warmup N] [--reps N] [Google Benchmark flags, e.g.\n"
+               "                  --benchmark_out=FILE --benchmark_out_format=json "
+               "--benchmark_repetitions=N --benchmark_filter=RE]\n");
+  std::exit(code);
+}
+
+bool has_flag(const std::vector<char*>& args, const char* prefix) {
+  for (char* a : args)
+    if (std::string(a).rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// Removes our flags from argv (both "--flag value" and "--flag=value"); the rest goes to
+// benchmark::Initialize.
+std::vector<char*> parse_args(int argc, char** argv) {
+  std::vector<char*> rest{argv[0]};
+  bool seqs = false, ttt = false, presets = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") usage(0);
+    if (a.rfind("--benchmark_", 0) == 0 || a.rfind("--v=", 0) == 0 || a == "--v") {
+      rest.push_back(argv[i]);
+      continue;
+    }
+    std::string key = a, value;
+    const auto eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      key = a.substr(0, eq);
+      value = a.substr(eq + 1);
+    } else {
+      if (a.rfind("--", 0) != 0) {
+        std::fprintf(stderr, "attn-bench: unexpected argument '%s'\n", a.c_str());
+        usage(2);
+      }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "attn-bench: %s needs a value\n", a.c_str());
+        usage(2);
+      }
+      value = argv[++i];
+    }
+    if (key == "--backends") g_opt.backends = split(value);
+    else if (key == "--presets") { g_opt.presets = split(value); presets = true; }
+    else if (key == "--seqs") { g_opt.seqs = split_int(key, value); seqs = true; }
+    else if (key == "--ttt") { g_opt.ttt = split_int(key, value); ttt = true; }
+    else if (key == "--workloads") g_opt.workloads = split(value);
+    else if (key == "--batch") g_opt.batch = split_int(key, value).at(0);
+    else if (key == "--device") g_opt.device = value;
+    else if (key == "--commit") g_opt.commit = value;
+    else if (key == "--iterations") g_opt.iterations = split_int(key, value).at(0);
+    else if (key == "--warmup") g_opt.warmup = std::stoll(value);
+    else if (key == "--reps") g_opt.repetitions = split_int(key, value).at(0);
+    else {
+      std::fprintf(stderr, "attn-bench: unknown flag '%s'\n", key.c_str());
+      usage(2);
+    }
+  }
+  if (g_opt.device != "cuda" && g_opt.device != "cpu") {
+    std::fprintf(stderr, "attn-bench: --device: expected cuda or cpu, found '%s'\n", g_opt.device.c_str());
+    std::exit(2);
+  }
+  const bool cpu = g_opt.device == "cpu";
+  if (!presets) g_opt.presets = cpu ? std::vector<std::string>{"tiny"}
+                                    : std::vector<std::string>{"llama3-8b-mha", "llama3-8b",
+                                                               "qwen3-30b-a3b", "gpt-oss-20b"};
+  if (!seqs) g_opt.seqs = cpu ? std::vector<int64_t>{128, 256}
+                              : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768};
+  if (!ttt) g_opt.ttt = cpu ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{1, 3, 7};
+  for (const auto& b : g_opt.backends)
+    if (b != "sdpa" && b != "flash" && b != "floor") {
+      std::fprintf(stderr, "attn-bench: --backends: unknown backend '%s' (sdpa, flash, floor; flex "
+                   "runs through kernels/flex/flex_adapter.py bench)\n", b.c_str());
+      std::exit(2);
+    }
+  for (const auto& w : g_opt.workloads)
+    if (w != "train_step" && w != "fwd" && w != "bwd") {
+      std::fprintf(stderr, "attn-bench: --workloads: unknown workload '%s'\n", w.c_str());
+      std::exit(2);
+    }
+  for (const auto& p : g_opt.presets) {
+    bool found = false;
+    for (const auto& q : all_presets()) found = found || q.name == p;
+    if (!found) {
+      std::fprintf(stderr, "attn-bench: --presets: unknown preset '%s'\n", p.c_str());
+      std::exit(2);
+    }
+  }
+  return rest;
+}
+
+// ---- device helpers --------------------------------------------------------------------------
+
+bool on_cuda() { return g_opt.device == "cuda"; }
+
+void synchronize() {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) torch::cuda::synchronize();
+#endif
+}
+
+/// Elapsed milliseconds of `fn`, on CUDA between two events on the current stream.
+template <class Fn>
+double time_ms(Fn&& fn) {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) {
+    cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
+    cudaEvent_t start = nullptr, stop = nullptr;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    struct Destroy {
+      cudaEvent_t a, b;
+      ~Destroy() {
+        cudaEventDestroy(a);
+        cudaEventDestroy(b);
+      }
+    } destroy{start, stop};
+    cudaEventRecord(start, stream);
+    fn();
+    cudaEventRecord(stop, stream);
+    const cudaError_t err = cudaEventSynchronize(stop);
+    if (err != cudaSuccess)
+      throw std::runtime_error(std::string("cudaEventSynchronize: ") + cudaGetErrorString(err));
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, start, stop);
+    return ms;
+  }
+#endif
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  const auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+/// Writes a buffer of twice the L2 size so no iteration finds its inputs in L2 (CUDA only).
+void flush_l2() {
+#if ATTN_WITH_CUDA
+  if (!on_cuda()) return;
+  static at::Tensor buffer;
+  if (!buffer.defined()) {
+    const int64_t l2 = std::max<int64_t>(at::cuda::getCurrentDeviceProperties()->l2CacheSize, 1 << 20);
+    buffer = at::empty({2 * l2}, at::TensorOptions().dtype(at::kByte).device(at::kCUDA));
+  }
+  buffer.zero_();
+#endif
+}
+
+int64_t allocated_now() {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) {
+    const auto dev = c10::cuda::current_device();
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(dev)
+        .allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+        .current;
+  }
+#endif
+  return 0;
+}
+
+void reset_peak() {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());
+#endif
+}
+
+int64_t allocated_peak() {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) {
+    const auto dev = c10::cuda::current_device();
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(dev)
+        .allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+        .peak;
+  }
+#endif
+  return 0;
+}
+
+void free_cached() {
+#if ATTN_WITH_CUDA
+  if (on_cuda()) {
+    try {
+      torch::cuda::synchronize();
+    } catch (...) {
+    }
+    c10::cuda::CUDACachingAllocator::emptyCache();
+  }
+#endif
+}
+
+at::Device device() { return on_cuda() ? at::Device(at::kCUDA) : at::Device(at::kCPU); }
+
+/// bf16 GEMM rate (TFLOP/s): 8192^3 on CUDA (1024^3 on the CPU), best of 5.
+double measure_gemm_tflops() {
+  c10::NoGradGuard no_grad;
+  const int64_t n = on_cuda() ? 8192 : 1024;
+  const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device());
+  const at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts);
+  at::Tensor c;
+  for (int i = 0; i < 2; ++i) c = at::matmul(a, b);
+  synchronize();
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 5; ++i) best = std::min(best, time_ms([&] { c = at::matmul(a, b); }));
+  return 2.0 * double(n) * double(n) * double(n) / (best * 1e-3) / 1e12;
+}
+
+// ---- backends --------------------------------------------------------------------------------
+
+/// The sdpa backend's forward (kernels/sdpa_backend.cpp, no padding): scores Q K0^T s + the
+/// additive causal mask in the input dtype, singleton columns, softmax in fp32 cast back,
+/// products in the input dtype, K and V repeated over the GQA groups. Autograd records it.
+at::Tensor sdpa_forward(const at::Tensor& q, const std::vector<at::Tensor>& k,
+                        const std::vector<at::Tensor>& v, const at::Tensor& mask, double scale) {
+  const int64_t t = static_cast<int64_t>(k.size()) - 1, L = q.size(2);
+  const int64_t G = q.size(1) / k[0].size(1);
+  const at::ScalarType dtype = q.scalar_type();
+  const at::Tensor k0 = G > 1 ? k[0].repeat_interleave(G, 1) : k[0];
+  const at::Tensor v0 = G > 1 ? v[0].repeat_interleave(G, 1) : v[0];
+  std::vector<at::Tensor> columns{at::matmul(q, k0.transpose(-1, -2)) * scale + mask};
+  std::vector<at::Tensor> v_rep;
+  for (int64_t m = 1; m <= t; ++m) {
+    columns.push_back((q * (G > 1 ? k[m].repeat_interleave(G, 1) : k[m])).sum(-1, true) * scale);
+    v_rep.push_back(G > 1 ? v[m].repeat_interleave(G, 1) : v[m]);
+  }
+  const at::Tensor scores = t > 0 ? at::cat(columns, -1) : columns[0];
+  const at::Tensor p = at::softmax(scores.to(at::kFloat), -1).to(dtype);
+  at::Tensor out = at::matmul(p.narrow(-1, 0, L), v0);
+  for (int64_t m = 1; m <= t; ++m) out = out + p.narrow(-1, L + m - 1, 1) * v_rep[m - 1];
+  return out;
+}
+
+at::Tensor sdpa_mask(int64_t L, const at::TensorOptions& opts) {
+  const double lowest = -3.3895313892515355e38;  // finfo(bf16).min
+  return at::full({L, L}, lowest, opts).triu(1).view({1, 1, L, L});
+}
+
+struct Inputs {
+  std::vector<at::Tensor> q, g, k, v;  // q_t, g_t for t < T; k_m, v_m for m < T
+  std::vector<int64_t> valid_len;
+  double scale = 1.0;
+};
+
+/// One TTT step's forward at step t (blocks 0..t; the floor uses block 0 alone).
+at::Tensor step_forward(const std::string& backend, const Inputs& in, const at::Tensor& q, int64_t t,
+                        const at::Tensor& mask) {
+  if (backend == "floor") {
+    return attn::kern::FlashBackend::apply(q, {in.k[0]}, {in.v[0]}, in.valid_len, in.scale,
+                                           attn::kern::FlashOptions{})[0];
+  }
+  std::vector<at::Tensor> k(in.k.begin(), in.k.begin() + t + 1), v(in.v.begin(), in.v.begin() + t + 1);
+  if (backend == "flash")
+    return attn::kern::FlashBackend::apply(q, k, v, in.valid_len, in.scale, attn::kern::FlashOptions{})[0];
+  return sdpa_forward(q, k, v, mask, in.scale);
+}
+
+// ---- FLOPs -----------------------------------------------------------------------------------
+
+double fwd_flops(int64_t B, int64_t H, int64_t L, int64_t D, int64_t t) {
+  const double b = double(B), h = double(H), l = double(L), d = double(D);
+  return 4.0 * b * h * l * l * d / 2.0 + 4.0 * b * h * l * d * double(t);
+}
+
+double workload_flops(const std::string& workload, const std::string& backend, int64_t B, int64_t H,
+                      int64_t L, int64_t D, int64_t T) {
+  auto singletons = [&](int64_t t) { return backend == "floor" ? int64_t(0) : t; };
+  if (workload == "fwd") return fwd_flops(B, H, L, D, singletons(T - 1));
+  if (workload == "bwd") return 2.5 * fwd_flops(B, H, L, D, singletons(T - 1));
+  double f = 0.0;
+  for (int64_t t = 0; t < T; ++t) f += 3.5 * fwd_flops(B, H, L, D, singletons(t));
+  return f;
+}
+
+// ---- the benchmark ---------------------------------------------------------------------------
+
+struct Spec {
+  std::string workload, backend;
+  Preset preset;
+  int64_t L, T;
+  std::string oom_key() const {
+    return workload + "/" + backend + "/" + preset.name + "/T:" + std::to_string(T);
+  }
+};
+
+std::map<std::string, int64_t> g_oom_at;  // oom_key -> smallest L that ran out of memory
+std::set<std::string> g_warmed;
+
+bool is_oom_message(const std::string& m) {
+  std::string lower = m;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower.find("out of memory") != std::string::npos;
+}
+
+std::string first_line(const std::string& m, size_t max_len = 300) {
+  std::string s = m.substr(0, m.find('\n'));
+  if (s.size() > max_len) s = s.substr(0, max_len) + "...";
+  return s;
+}
+
+void run_benchmark(benchmark::State& state, const Spec& s) {
+  const std::string name = s.workload + "/" + s.backend + "/" + s.preset.name + "/L:" +
+                           std::to_string(s.L) + "/T:" + std::to_string(s.T);
+  std::fprintf(stderr, "[attn-bench] %s\n", name.c_str());
+  std::fflush(stderr);
+  const int64_t B = g_opt.batch, H = s.preset.H, Hkv = s.preset.Hkv, D = s.preset.D, L = s.L, T = s.T;
+  state.counters["B"] = double(B);
+  state.counters["H"] = double(H);
+  state.counters["Hkv"] = double(Hkv);
+  state.counters["D"] = double(D);
+  state.counters["L"] = double(L);
+  state.counters["T"] = double(T);
+
+  if (const auto it = g_oom_at.find(s.oom_key()); it != g_oom_at.end() && it->second <= L) {
+    state.SkipWithError(it->second < L ? "OOM: skipped (smaller L ran out of memory)"
+                                       : "OOM: skipped (ran out of memory in an earlier repetition)");
+    return;
+  }
+
+  double total_ms = 0.0, peak_bytes = 0.0;
+  int64_t iters = 0;
+  std::string failure;
+  bool oom = false;
+  try {
+    c10::AutoGradMode grad_mode(true);
+    Inputs in;
+    {
+      c10::NoGradGuard no_grad;
+      const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device());
+      for (int64_t t = 0; t < T; ++t) {
+        in.q.push_back(at::randn({B, H, L, D}, opts).requires_grad_(true));
+        in.g.push_back(at::randn({B, H, L, D}, opts));
+        in.k.push_back(at::randn({B, Hkv, L, D}, opts).requires_grad_(true));
+        in.v.push_back(at::randn({B, Hkv, L, D}, opts).requires_grad_(true));
+      }
+    }
+    in.valid_len.assign(static_cast<size_t>(B), L);
+    in.scale = 1.0 / std::sqrt(double(D));
+    std::vector<at::Tensor> leaves;  // gradients taken with respect to these (no .grad accumulation)
+    const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device());
+
+    // One timed step of the workload; returns ms and records the peak above the pre-step allocation.
+    auto one = [&]() -> std::pair<double, double> {
+      if (s.workload == "bwd") {
+        const int64_t t = T - 1;
+        const at::Tensor mask = s.backend == "sdpa" ? sdpa_mask(L, opts) : at::Tensor();
+        at::Tensor out = step_forward(s.backend, in, in.q[t], t, mask);
+        std::vector<at::Tensor> wrt{in.q[t]};
+        const int64_t blocks = s.backend == "floor" ? 1 : t + 1;
+        for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.k[m]);
+        for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.v[m]);
+        synchronize();
+        flush_l2();
+        const int64_t before = allocated_now();
+        reset_peak();
+        std::vector<at::Tensor> grads;
+        const double ms = time_ms([&] { grads = torch::autograd::grad({out}, wrt, {in.g[t]}, std::nullopt, false, true); });
+        const double peak = double(allocated_peak() - before);
+        return {ms, peak};
+      }
+      flush_l2();
+      const int64_t before = allocated_now();
+      reset_peak();
+      const double ms = time_ms([&] {
+        const at::Tensor mask = s.backend == "sdpa" ? sdpa_mask(L, opts) : at::Tensor();
+        if (s.workload == "fwd") {
+          at::Tensor out = step_forward(s.backend, in, in.q[T - 1], T - 1, mask);
+          (void)out;
+          return;
+        }
+        std::vector<at::Tensor> outs, wrt;
+        for (int64_t t = 0; t < T; ++t) outs.push_back(step_forward(s.backend, in, in.q[t], t, mask));
+        for (int64_t t = 0; t < T; ++t) wrt.push_back(in.q[t]);
+        const int64_t blocks = s.backend == "floor" ? 1 : T;
+        for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.k[m]);
+        for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.v[m]);
+        const auto grads = torch::autograd::grad(outs, wrt, in.g, std::nullopt, false, true);
+        (void)grads;
+      });
+      const double peak = double(allocated_peak() - before);
+      return {ms, peak};
+    };
+
+    const int64_t warmups = g_warmed.count(name) ? std::min<int64_t>(1, g_opt.warmup) : g_opt.warmup;
+    for (int64_t i = 0; i < warmups; ++i) one();
+    g_warmed.insert(name);
+
+    for (auto _ : state) {
+      const auto [ms, peak] = one();
+      state.SetIterationTime(ms * 1e-3);
+      total_ms += ms;
+      peak_bytes = std::max(peak_bytes, peak);
+      ++iters;
+    }
+  } catch (const c10::OutOfMemoryError& e) {
+    oom = true;
+    failure = "OOM: " + first_line(e.what_without_backtrace());
+  } catch (const c10::Error& e) {
+    const std::string m = e.what_without_backtrace();
+    oom = is_oom_message(m);
+    failure = (oom ? "OOM: " : "error: ") + first_line(m);
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    oom = is_oom_message(m);
+    failure = (oom ? "OOM: " : "error: ") + first_line(m);
+  }
+  if (!failure.empty()) {
+    free_cached();
+    if (oom) {
+      auto it = g_oom_at.find(s.oom_key());
+      if (it == g_oom_at.end() || it->second > L) g_oom_at[s.oom_key()] = L;
+    }
+    std::fprintf(stderr, "[attn-bench]   %s\n", failure.c_str());
+    state.SkipWithError(failure.c_str());
+    return;
+  }
+  free_cached();
+  const double flops = workload_flops(s.workload, s.backend, B, H, L, D, T);
+  const double tflops = iters > 0 && total_ms > 0 ? flops * double(iters) / (total_ms * 1e-3) / 1e12 : 0.0;
+  state.counters["TFLOPS"] = tflops;
+  // Counters that are 0 in every repetition would make the cv aggregate NaN (not JSON): a failed
+  // GEMM reference leaves gemm_TFLOPS / pct_of_gemm out.
+  if (g_gemm_tflops > 0) {
+    state.counters["gemm_TFLOPS"] = g_gemm_tflops;
+    state.counters["pct_of_gemm"] = 100.0 * tflops / g_gemm_tflops;
+  }
+  // No caching-allocator statistics on the CPU: no peak there (a constant 0 would make Google
+  // Benchmark's cv aggregate write NaN, which is not JSON).
+  if (on_cuda() && peak_bytes > 0) state.counters["peak_mem_GiB"] = peak_bytes / double(1ull << 30);
+}
+
+int64_t iterations_for(int64_t L) {
+  if (g_opt.iterations > 0) return g_opt.iterations;
+  if (L <= 2048) return 10;  // launch-bound and noisy: more iterations are cheap here
+  if (L <= 4096) return 5;
+  if (L <= 16384) return 2;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest = parse_args(argc, argv);
+  const bool user_reps = has_flag(rest, "--benchmark_repetitions");
+
+  std::string device_name = "cpu";
+  if (on_cuda()) {
+#if ATTN_WITH_CUDA
+    if (!torch::cuda::is_available()) {
+      std::fprintf(stderr, "attn-bench: --device cuda: no CUDA device is available (use --device cpu)\n");
+      return 2;
+    }
+    device_name = at::cuda::getCurrentDeviceProperties()->name;
+#else
+    std::fprintf(stderr, "attn-bench: built without CUDA (ATTN_WITH_CUDA=OFF): use --device cpu\n");
+    return 2;
+#endif
+  }
+  try {
+    g_gemm_tflops = measure_gemm_tflops();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "attn-bench: the GEMM reference failed: %s\n", e.what());
+  }
+  free_cached();
+  std::fprintf(stderr, "[attn-bench] device %s, bf16 GEMM %.1f TFLOP/s\n", device_name.c_str(), g_gemm_tflops);
+
+  std::string torch_version = ATTN_BENCH_TORCH_VERSION;
+  if (torch_version.empty()) torch_version = "unknown";
+  benchmark::AddCustomContext("device", device_name);
+  benchmark::AddCustomContext("torch_version", torch_version);
+  benchmark::AddCustomContext("commit", g_opt.commit);
+  {
+    std::ostringstream gemm;
+    gemm.precision(6);
+    gemm << g_gemm_tflops;
+    benchmark::AddCustomContext("gemm_bf16_tflops", gemm.str());
+  }
+
+  for (const auto& preset_name : g_opt.presets) {
+    Preset preset;
+    for (const auto& p : all_presets())
+      if (p.name == preset_name) preset = p;
+    for (const auto& workload : g_opt.workloads)
+      for (int64_t T : g_opt.ttt)
+        for (const auto& backend : g_opt.backends) {
+          std::vector<int64_t> seqs = g_opt.seqs;
+          std::sort(seqs.begin(), seqs.end());  // a smaller L runs first: an OOM skips larger L
+          seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+          for (int64_t L : seqs) {
+            const Spec spec{workload, backend, preset, L, T};
+            const std::string name = workload + "/" + backend + "/" + preset.name + "/L:" +
+                                     std::to_string(L) + "/T:" + std::to_string(T);
+            auto* b = benchmark::RegisterBenchmark(
+                name.c_str(), [spec](benchmark::State& st) { run_benchmark(st, spec); });
+            b->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(iterations_for(L));
+            if (!user_reps) b->Repetitions(static_cast<int>(g_opt.repetitions));
+            b->ReportAggregatesOnly(false);
+          }
+        }
+  }
+
+  int bargc = static_cast<int>(rest.size());
+  rest.push_back(nullptr);
+  benchmark::Initialize(&bargc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(bargc, rest.data())) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

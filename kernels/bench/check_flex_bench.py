@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""ctest attn_bench_flex_cpu_smoke: flex_adapter.py bench on the CPU (tiny preset): fwd runs,
+train_step and bwd are "unsupported" entries (torch flex on the CPU is forward-only); the file
+is Google Benchmark JSON. Usage: check_flex_bench.py FLEX_ADAPTER WORKDIR"""
+import json
+import os
+import subprocess
+import sys
+
+
+def fail(msg):
+    print(f"check_flex_bench: FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+adapter, work = sys.argv[1], sys.argv[2]
+os.makedirs(work, exist_ok=True)
+out = os.path.join(work, "flex.json")
+r = subprocess.run([sys.executable, adapter, "bench", "--device", "cpu", "--presets", "tiny", "--seqs", "128",
+                    "--ttt", "1,2", "--workloads", "train_step,fwd,bwd", "--reps", "2", "--iterations", "1",
+                    "--commit", "smoke", "--out", out])
+if r.returncode != 0:
+    fail(f"flex_adapter.py bench exited {r.returncode}")
+doc = json.load(open(out))
+for key in ("device", "torch_version", "commit", "gemm_bf16_tflops"):
+    if key not in doc["context"]:
+        fail(f"context has no {key}")
+by_name = {}
+for e in doc["benchmarks"]:
+    by_name.setdefault(e["run_name"], []).append(e)
+for w in ("train_step", "fwd", "bwd"):
+    for t in (1, 2):
+        name = f"{w}/flex/tiny/L:128/T:{t}"
+        entries = by_name.get(name)
+        if not entries:
+            fail(f"no {name}")
+        if w == "fwd":
+            its = [e for e in entries if e["run_type"] == "iteration"]
+            aggs = {e.get("aggregate_name") for e in entries if e["run_type"] == "aggregate"}
+            if len(its) != 2 or aggs != {"mean", "median", "stddev"}:
+                fail(f"{name}: {len(its)} repetitions, aggregates {aggs}")
+            for e in its:
+                if e.get("error_occurred") or not e["real_time"] > 0 or "compile_s" not in e or not e["TFLOPS"] > 0:
+                    fail(f"{name}: {e}")
+        elif not all(e.get("error_occurred") and e["error_message"].startswith("unsupported") for e in entries):
+            fail(f"{name}: expected unsupported entries, found {entries}")
+print("check_flex_bench: OK")
