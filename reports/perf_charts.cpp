@@ -59,17 +59,6 @@ std::string stem(const std::string& s) {
   return out;
 }
 
-const PerfResult* lookup(const PerfRun& run, const std::string& workload, const std::string& backend,
-                         const std::string& preset, std::int64_t L, std::int64_t T) {
-  BenchKey k;
-  k.workload = workload;
-  k.backend = backend;
-  k.preset = preset;
-  k.L = L;
-  k.T = T;
-  return run.find(k);
-}
-
 // Tics 1-2-5 per decade covering [lo, hi].
 std::vector<double> log_tics(double lo, double hi) {
   std::vector<double> tics;
@@ -102,7 +91,7 @@ ChartSpec per_backend_chart(const PerfRun& run, const std::string& preset, std::
     s.dash = b == "floor" ? 2 : 1;
     bool present = false;
     for (double x : c.x_values) {
-      const PerfResult* r = lookup(run, "train_step", b, preset, std::int64_t(x), T);
+      const PerfResult* r = run.find("train_step", b, preset, std::int64_t(x), T);
       if (!r) continue;
       present = true;
       if (!r->ok()) {
@@ -129,8 +118,8 @@ double tflops(const PerfResult& r) { return r.tflops; }
 double pct_gemm(const PerfResult& r) { return r.pct_of_gemm; }
 
 double overhead(const PerfRun& run, const std::string& preset, std::int64_t L, std::int64_t T) {
-  const PerfResult* fl = lookup(run, "train_step", "flash", preset, L, T);
-  const PerfResult* fo = lookup(run, "train_step", "floor", preset, L, T);
+  const PerfResult* fl = run.find("train_step", "flash", preset, L, T);
+  const PerfResult* fo = run.find("train_step", "floor", preset, L, T);
   if (!fl || !fo || !fl->ok() || !fo->ok() || !(fo->median_ms > 0)) return kNaN;
   return fl->median_ms / fo->median_ms;
 }

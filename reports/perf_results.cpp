@@ -206,6 +206,17 @@ const PerfResult* PerfRun::find(const BenchKey& k) const {
   return it == results.end() ? nullptr : &it->second;
 }
 
+const PerfResult* PerfRun::find(const std::string& workload, const std::string& backend,
+                                const std::string& preset, std::int64_t L, std::int64_t T) const {
+  BenchKey k;
+  k.workload = workload;
+  k.backend = backend;
+  k.preset = preset;
+  k.L = L;
+  k.T = T;
+  return find(k);
+}
+
 bool parse_bench_name(const std::string& name, BenchKey& key) {
   std::vector<std::string> tokens;
   std::stringstream ss(name);

@@ -60,6 +60,9 @@ struct PerfRun {
   std::vector<std::string> presets;    ///< in order of first appearance
   std::vector<std::string> warnings;   ///< duplicates, unparseable names, odd entries
   const PerfResult* find(const BenchKey& k) const;
+  /// The same lookup by the parts of a benchmark name; nullptr when absent.
+  const PerfResult* find(const std::string& workload, const std::string& backend,
+                         const std::string& preset, std::int64_t L, std::int64_t T) const;
 };
 
 /// Splits a Google Benchmark name into its key: the first three '/'-tokens are workload,

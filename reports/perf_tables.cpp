@@ -14,17 +14,6 @@ using detail::fixed;
 
 bool known_backend(const std::string& b) { return b == "sdpa" || b == "flex" || b == "flash" || b == "floor"; }
 
-const PerfResult* find(const PerfRun& run, const std::string& workload, const std::string& backend,
-                       const std::string& preset, std::int64_t L, std::int64_t T) {
-  BenchKey k;
-  k.workload = workload;
-  k.backend = backend;
-  k.preset = preset;
-  k.L = L;
-  k.T = T;
-  return run.find(k);
-}
-
 PerfCell failed_cell(const PerfResult& r) {
   return {status_name(r.status), r.status == RunStatus::unsupported ? CellTone::muted : CellTone::bad};
 }
@@ -115,7 +104,7 @@ PerfTable headline_table(const PerfRun& run) {
       std::vector<PerfCell> row{{p}, {std::to_string(T)}, {b}};
       bool any = false;
       for (std::int64_t L : all_L) {
-        const PerfResult* r = find(run, "train_step", b, p, L, T);
+        const PerfResult* r = run.find("train_step", b, p, L, T);
         if (!r) row.push_back({"", CellTone::muted});
         else if (!r->ok()) row.push_back(failed_cell(*r));
         else row.push_back({format_ms(r->median_ms) + " ms · " + gib(r->peak_mem_gib) + " GiB"});
@@ -143,7 +132,7 @@ PerfTable latency_memory_table(const PerfRun& run, const std::string& preset) {
   for (std::int64_t L : distinct_L(run, preset, "train_step", T)) {
     std::vector<PerfCell> row{{short_L(L)}};
     for (const auto& b : backends) {
-      const PerfResult* r = find(run, "train_step", b, preset, L, T);
+      const PerfResult* r = run.find("train_step", b, preset, L, T);
       if (!r) row.push_back({"", CellTone::muted});
       else if (!r->ok()) row.push_back(failed_cell(*r));
       else
@@ -151,14 +140,14 @@ PerfTable latency_memory_table(const PerfRun& run, const std::string& preset) {
                        (r->noise_measured ? " ± " + format_ms(r->stddev_ms) : std::string())});
     }
     for (const auto& b : backends) {
-      const PerfResult* r = find(run, "train_step", b, preset, L, T);
+      const PerfResult* r = run.find("train_step", b, preset, L, T);
       if (!r) row.push_back({"", CellTone::muted});
       else if (!r->ok()) row.push_back(failed_cell(*r));
       else row.push_back({gib(r->peak_mem_gib)});
     }
     if (speedup) {
-      const PerfResult* fl = find(run, "train_step", "flash", preset, L, T);
-      const PerfResult* fx = find(run, "train_step", "flex", preset, L, T);
+      const PerfResult* fl = run.find("train_step", "flash", preset, L, T);
+      const PerfResult* fx = run.find("train_step", "flex", preset, L, T);
       row.push_back({fl && fx && fl->ok() && fx->ok() ? ratio(fx->median_ms / fl->median_ms) : "–"});
     }
     t.rows.push_back(row);
@@ -180,7 +169,7 @@ PerfTable throughput_table(const PerfRun& run, const std::string& preset) {
     std::vector<PerfCell> row{{short_L(L)}};
     for (int pass = 0; pass < 2; ++pass)
       for (const auto& b : backends) {
-        const PerfResult* r = find(run, "train_step", b, preset, L, T);
+        const PerfResult* r = run.find("train_step", b, preset, L, T);
         if (!r) row.push_back({"", CellTone::muted});
         else if (!r->ok()) row.push_back(failed_cell(*r));
         else row.push_back({pass == 0 ? (std::isfinite(r->tflops) ? fixed(r->tflops, 1) : "–")
@@ -202,7 +191,7 @@ PerfTable overhead_table(const PerfRun& run, const std::string& preset) {
     for (std::int64_t T : distinct_T(run, preset, w)) {
       bool any = false;
       for (std::int64_t L : distinct_L(run, preset, w, T))
-        if (find(run, w, "flash", preset, L, T) && find(run, w, "floor", preset, L, T)) {
+        if (run.find(w, "flash", preset, L, T) && run.find(w, "floor", preset, L, T)) {
           any = true;
           Ls.insert(L);
         }
@@ -213,8 +202,8 @@ PerfTable overhead_table(const PerfRun& run, const std::string& preset) {
   for (std::int64_t L : Ls) {
     std::vector<PerfCell> row{{short_L(L)}};
     for (const auto& [w, T] : columns) {
-      const PerfResult* fl = find(run, w, "flash", preset, L, T);
-      const PerfResult* fo = find(run, w, "floor", preset, L, T);
+      const PerfResult* fl = run.find(w, "flash", preset, L, T);
+      const PerfResult* fo = run.find(w, "floor", preset, L, T);
       if (!fl || !fo) row.push_back({"", CellTone::muted});
       else if (!fl->ok()) row.push_back(failed_cell(*fl));
       else if (!fo->ok()) row.push_back({"floor " + std::string(status_name(fo->status)), CellTone::muted});
