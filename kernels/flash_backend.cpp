@@ -1,5 +1,6 @@
 #include "kernels/flash_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <torch/csrc/autograd/autograd.h>
@@ -47,91 +48,145 @@ double singleton_scale(const FlashArgs& a) {
   return a.defect == Defect::unscaled_singletons ? 1.0 : a.scale;
 }
 
-/// Non-differentiable forward state kept for the backward (outputs go through
-/// save_for_backward, which keeps no reference cycle).
-struct FlashState : torch::CustomClassHolder {
+// The autograd graph of one step (t >= 1), built so that no backward node returns more than
+// one block's gradients at a time (the peak memory of a T-step training backward then holds
+// one block's dk and dv beyond the accumulated gradients, not 2 t of them):
+//
+//   x_m = SingletonGradFunction(k_m, v_m)    m = 1..t   (forward: an empty tensor)
+//   out, lse = FlashTttFunction(q, k_0, v_0, x_1..x_t)
+//
+// FlashTttFunction computes block 0 and the merge (reading k_m, v_m from the step's shared
+// state) and, in its backward, dq (block 0 + singletons) and dk_0, dv_0; it hands grad_out to
+// the shared state and an empty gradient to each x_m. Autograd then runs SingletonGradFunction
+// m, which returns dk_m and dv_m. The engine runs a node's successors before older nodes (by
+// sequence number), so block m's gradients are accumulated before the previous step starts.
+
+/// One step's state, shared by its nodes. Tensors are detached aliases: holding the step's own
+/// output with its autograd history here would form a reference cycle through the nodes.
+/// Version checks happen where the tensors are also saved: q, k_0, v_0, out and lse in
+/// FlashTttFunction, k_m and v_m in SingletonGradFunction.
+struct StepState : torch::CustomClassHolder {
   FlashArgs args;
-  detail::Block0Forward block0;
+  detail::Block0Forward block0;     ///< kernel state for the block-0 backward
+  std::vector<at::Tensor> k, v;     ///< blocks 0..t (block 0 unused here)
+  at::Tensor q, out, out_for_delta, lse;
+  at::Tensor g;                     ///< grad_out zeroed on invalid rows, set by the backward
+  int64_t pending = 0;              ///< singleton nodes still to run in this backward
 };
 
-/// Inputs: [q, k_0..k_t, v_0..v_t]. Outputs: out (input dtype) and lse (accumulation type).
-struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
-  static variable_list forward(AutogradContext* ctx, at::TensorList inputs, const FlashArgs& a) {
-    const int64_t t = a.t;
-    const at::Tensor& q = inputs[0];
-    const at::TensorList k = inputs.slice(1, t + 1), v = inputs.slice(t + 2, t + 1);
+at::IValue capsule(const c10::intrusive_ptr<StepState>& s) { return at::IValue::make_capsule(s); }
 
-    auto state = c10::make_intrusive<FlashState>();
-    state->args = a;
-    state->block0 = detail::block0_forward(a.block0, q, k[0], v[0], a.rows, a.scale);
+StepState& state_of(AutogradContext* ctx) {
+  return *static_cast<StepState*>(ctx->saved_data["state"].toCapsule().get());
+}
+
+/// Inputs: k_m, v_m of one singleton block. Output: an empty tensor that carries block m's
+/// gradient edge into FlashTttFunction.
+struct SingletonGradFunction : torch::autograd::Function<SingletonGradFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& k_m, const at::Tensor& v_m,
+                            const c10::intrusive_ptr<StepState>& state, int64_t m) {
+    state->k[size_t(m)] = k_m.detach();
+    state->v[size_t(m)] = v_m.detach();
+    ctx->save_for_backward({k_m, v_m});
+    ctx->saved_data["state"] = capsule(state);
+    ctx->saved_data["m"] = m;
+    return at::empty({0}, k_m.options());
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list /*grads*/) {
+    StepState& st = state_of(ctx);
+    const int64_t m = ctx->saved_data["m"].toInt();
+    const variable_list saved = ctx->get_saved_variables();  // the version check of k_m, v_m
+    TORCH_CHECK(st.g.defined(), "flash: the gradient of singleton block ", m,
+                " was requested without the step's backward");
+    const FlashArgs& a = st.args;
+    const detail::BlockGrads gr = detail::merge_backward_block(
+        a.merge, m, st.q, st.k, st.v, st.g, st.out_for_delta, st.lse, a.rows, singleton_scale(a),
+        merge_defects(a.defect));
+    if (--st.pending <= 0) st.g = at::Tensor();  // the last block of this backward
+    return {gr.dk, gr.dv, at::Tensor(), at::Tensor()};
+  }
+};
+
+/// Inputs: [q, k_0, v_0, x_1..x_t]. Outputs: out (input dtype) and lse (accumulation type).
+struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
+  static variable_list forward(AutogradContext* ctx, at::TensorList inputs,
+                               const c10::intrusive_ptr<StepState>& state) {
+    StepState& st = *state;
+    const FlashArgs& a = st.args;
+    const at::Tensor& q = inputs[0];
+    st.k[0] = inputs[1].detach();
+    st.v[0] = inputs[2].detach();
+    st.block0 = detail::block0_forward(a.block0, q, st.k[0], st.v[0], a.rows, a.scale);
     // The lse-log2 mutant: a kernel's base-2 LSE (lse * log2(e)) taken for a natural one.
     const at::Tensor lse0_for_merge = a.defect == Defect::lse_log2_as_ln
-                                          ? state->block0.lse0 * (1.0 / std::log(2.0))
-                                          : state->block0.lse0;
+                                          ? st.block0.lse0 * (1.0 / std::log(2.0))
+                                          : st.block0.lse0;
+    // Only the own-LSE and block0-delta mutants read block 0's own output after the merge, so
+    // the merge may overwrite it otherwise.
+    const bool keep_out0 =
+        a.defect == Defect::block0_own_lse || a.defect == Defect::singleton_delta_from_block0;
     const detail::MergeForward merged =
-        detail::merge_forward(a.merge, q, k, v, state->block0.out0, lse0_for_merge, a.rows,
-                              singleton_scale(a), merge_defects(a.defect));
+        detail::merge_forward(a.merge, q, st.k, st.v, st.block0.out0, lse0_for_merge, a.rows,
+                              singleton_scale(a), merge_defects(a.defect), !keep_out0);
+    if (!keep_out0) st.block0.out0 = at::Tensor();
     if (a.variant)
-      *a.variant = "block0=" + detail::to_string(a.block0) + " (lse " + state->block0.lse_layout +
+      *a.variant = "block0=" + detail::to_string(a.block0) + " (lse " + st.block0.lse_layout +
                    "); merge=" + detail::to_string(a.merge) +
                    (a.defect != Defect::none ? "; MUTANT " + to_string(a.defect) : "");
 
-    std::vector<at::Tensor> saved(inputs.begin(), inputs.end());
-    saved.push_back(merged.out);
-    saved.push_back(merged.lse);
-    ctx->save_for_backward(saved);
-    ctx->saved_data["state"] = at::IValue::make_capsule(state);
+    st.q = q.detach();
+    st.out = merged.out.detach();
+    st.lse = merged.lse.detach();
+    // The block0-delta mutant: the singletons take delta = g . out0, block 0's own output.
+    st.out_for_delta = a.defect == Defect::singleton_delta_from_block0
+                           ? st.block0.out0.to(q.scalar_type())
+                           : st.out;
+    ctx->save_for_backward({q, inputs[1], inputs[2], merged.out, merged.lse});
+    ctx->saved_data["state"] = capsule(state);
     ctx->mark_non_differentiable({merged.lse});
     return {merged.out, merged.lse};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto holder = ctx->saved_data["state"].toCapsule();
-    const FlashState& st = *static_cast<const FlashState*>(holder.get());
+    StepState& st = state_of(ctx);
     const FlashArgs& a = st.args;
-    const int64_t t = a.t;
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor& q = saved[0];
-    const at::TensorList all(saved);
-    const at::TensorList k = all.slice(1, t + 1), v = all.slice(t + 2, t + 1);
-    const at::Tensor& out = saved[size_t(2 * t + 3)];
-    const at::Tensor& lse = saved[size_t(2 * t + 4)];
+    const at::Tensor &q = saved[0], &k0 = saved[1], &v0 = saved[2], &out = saved[3], &lse = saved[4];
     const int64_t L = q.size(2);
 
     // The contract ignores grad_out on invalid rows; there out = 0, so delta = 0 as well.
+    const bool all_valid =
+        std::all_of(a.rows.begin(), a.rows.end(), [L](int64_t n) { return n == L; });
     const at::Tensor valid = detail::valid_row_mask(a.rows, L, q.device());  // [B, 1, L]
     at::Tensor g = grads[0].defined() ? grads[0] : at::zeros_like(out);
-    g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
+    if (!all_valid) g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
 
     // Block 0 under the merged normaliser: p_ij = exp(a_ij - lse_i), delta_i = g_i . out_i.
     // Invalid rows get lse0 (finite, p <= 1), where g = 0 and out = 0 make them contribute 0.
     const detail::Block0Forward& b0 = st.block0;
     detail::Block0Grads g0;
     if (a.defect == Defect::block0_own_lse) {
-      g0 = detail::block0_backward(b0, q, k[0], v[0], g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
+      g0 = detail::block0_backward(b0, q, k0, v0, g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
     } else {
-      const at::Tensor lse_b0 = at::where(valid, lse, b0.lse0.to(lse.scalar_type()));
-      g0 = detail::block0_backward(b0, q, k[0], v[0], g, out, lse_b0, a.scale);
+      const at::Tensor lse_b0 = all_valid ? lse : at::where(valid, lse, b0.lse0.to(lse.scalar_type()));
+      g0 = detail::block0_backward(b0, q, k0, v0, g, out, lse_b0, a.scale);
     }
-    // Singletons, analytic in the accumulation type.
-    // (The block0-delta mutant: the singletons take delta = g . out0, block 0's own output.)
-    const at::Tensor out_for_delta =
-        a.defect == Defect::singleton_delta_from_block0 ? b0.out0.to(out.scalar_type()) : out;
-    const detail::SingletonGrads gs =
-        detail::merge_backward(a.merge, q, k, v, g, out_for_delta, lse, a.rows,
-                               singleton_scale(a), merge_defects(a.defect));
-
     const at::ScalarType dtype = q.scalar_type();
     variable_list r;
     if (a.defect == Defect::no_singleton_dq)
       r.push_back(g0.dq.to(dtype));
     else
-      r.push_back((g0.dq.to(gs.dq.scalar_type()) + gs.dq).to(dtype));
+      r.push_back(detail::merge_backward_dq(a.merge, q, st.k, st.v, g, st.out_for_delta, lse,
+                                            a.rows, singleton_scale(a), g0.dq,
+                                            merge_defects(a.defect)));
     r.push_back(g0.dk.to(dtype));
-    for (const at::Tensor& x : gs.dk) r.push_back(x);
     r.push_back(g0.dv.to(dtype));
-    for (const at::Tensor& x : gs.dv) r.push_back(x);
-    r.emplace_back();  // FlashArgs
+    // The singleton nodes take grad_out from the state; their edges get an empty gradient.
+    st.g = g;
+    st.pending = a.t;
+    for (int64_t m = 1; m <= a.t; ++m) r.push_back(at::empty({0}, k0.options()));
+    r.emplace_back();  // the state
     return r;
   }
 };
@@ -237,10 +292,14 @@ std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
       break;
   }
   a.variant = variant;
-  std::vector<at::Tensor> inputs{q};
-  inputs.insert(inputs.end(), k.begin(), k.end());
-  inputs.insert(inputs.end(), v.begin(), v.end());
-  return FlashTttFunction::apply(at::TensorList(inputs), a);
+  auto state = c10::make_intrusive<StepState>();
+  state->args = a;
+  state->k.resize(k.size());
+  state->v.resize(v.size());
+  std::vector<at::Tensor> inputs{q, k[0], v[0]};
+  for (int64_t m = 1; m <= a.t; ++m)
+    inputs.push_back(SingletonGradFunction::apply(k[size_t(m)], v[size_t(m)], state, m));
+  return FlashTttFunction::apply(at::TensorList(inputs), state);
 }
 
 TorchOutputs FlashBackend::run(const TorchCase& c) const {

@@ -3,6 +3,8 @@
 // the .cu files compile quickly with nvcc; the ATen glue is in detail/singleton_merge.cpp.
 // Math in fp32; one warp per query row (forward) or per (b, kv head, row) (backward), so GQA
 // sums over the heads of a group happen in registers, without atomics.
+// Every [B, heads, L, D] tensor is passed with its own strides (last dimension contiguous), so
+// the [B, L, heads, D] storage that projections produce is read and written without copies.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,8 @@ constexpr int kMaxHeadDim = 256;    ///< D
 
 enum class Elem { bf16, f16, f32 };
 
-/// Strides (in elements) of a [B, heads, L, D] tensor whose last dimension is contiguous.
+/// Strides (in elements) of a [B, heads, L, D] tensor whose last dimension is contiguous
+/// (for a [B, heads, L] tensor: the strides of its three dimensions).
 struct Strides3 {
   int64_t b = 0, h = 0, l = 0;
 };
@@ -30,12 +33,14 @@ struct MergeFwdParams {
   float scale = 0.f;
   const void* q = nullptr;     Strides3 q_st;
   const void* out0 = nullptr;  Strides3 out0_st;
-  const float* lse0 = nullptr; Strides3 lse0_st;  ///< l: stride of i; b, h as usual
-  const void* k[kMaxSingletons] = {};  ///< blocks 1..t, contiguous [B, Hkv, L, D]
-  const void* v[kMaxSingletons] = {};
+  const float* lse0 = nullptr; Strides3 lse0_st;
+  const void* k[kMaxSingletons] = {};  Strides3 k_st[kMaxSingletons];  ///< blocks 1..t
+  const void* v[kMaxSingletons] = {};  Strides3 v_st[kMaxSingletons];
   const int64_t* rows = nullptr;  ///< [B] valid rows, device memory
-  void* out = nullptr;            ///< contiguous [B, H, L, D], element type `elem`
-  float* lse = nullptr;           ///< contiguous [B, H, L]
+  /// Element type `elem`. May be out0 itself: every element of out0 is read by the thread that
+  /// then writes the same element of out.
+  void* out = nullptr;         Strides3 out_st;
+  float* lse = nullptr;        ///< contiguous [B, H, L]; must not alias lse0
 };
 
 struct MergeBwdParams {
@@ -46,12 +51,17 @@ struct MergeBwdParams {
   const void* g = nullptr;    Strides3 g_st;    ///< zero on invalid rows
   const void* out = nullptr;  Strides3 out_st;  ///< merged output
   const float* lse = nullptr;                   ///< merged, contiguous [B, H, L]
-  const void* k[kMaxSingletons] = {};
-  const void* v[kMaxSingletons] = {};
+  const void* k[kMaxSingletons] = {};  Strides3 k_st[kMaxSingletons];
+  const void* v[kMaxSingletons] = {};  Strides3 v_st[kMaxSingletons];
   const int64_t* rows = nullptr;
-  float* dq = nullptr;                 ///< contiguous [B, H, L, D] fp32 (written, not accumulated)
-  void* dk[kMaxSingletons] = {};       ///< contiguous [B, Hkv, L, D], element type `elem`
-  void* dv[kMaxSingletons] = {};
+  /// -1: every block 1..t; otherwise only block `block` + 1 (its dk and dv; dq must be null).
+  int block = -1;
+  /// dq = dq0 + s sum_m dc_m k_m,i, summed in fp32 and rounded once to `elem`. dq null: no dq;
+  /// dq0 null: the singleton part alone; dq may be dq0 itself (read, then written, per element).
+  const void* dq0 = nullptr;  Strides3 dq0_st;
+  void* dq = nullptr;         Strides3 dq_st;
+  void* dk[kMaxSingletons] = {};  Strides3 dk_st[kMaxSingletons];  ///< null: not written
+  void* dv[kMaxSingletons] = {};  Strides3 dv_st[kMaxSingletons];
 };
 
 /// Launch on `stream` (a cudaStream_t). Returns a cudaError_t value (0 = success).

@@ -3,8 +3,9 @@
 // GQA sum happens in registers and every output element is written by exactly one warp.
 // For each head h of the group, with g zero on invalid rows:
 //   delta = g_i . out_i,  pi_m = exp(s q_i.k_m,i - lse_i),  dc_m = pi_m (g_i . v_m,i - delta),
-//   dq_i  = s sum_m dc_m k_m,i                (fp32, the singleton part only)
+//   dq_i  = dq0_i + s sum_m dc_m k_m,i        (summed in fp32, rounded once)
 //   dk_m,i = s sum_h dc_m q_i,   dv_m,i = sum_h pi_m g_i   (input dtype)
+// A launch computes dq and every block, or one block's dk and dv alone (MergeBwdParams::block).
 #include "kernels/cuda/ttt_elem.cuh"
 #include "kernels/cuda/ttt_singleton_merge.hpp"
 
@@ -14,6 +15,7 @@ namespace {
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
 using detail::load;
+using detail::row_ptr;
 using detail::store;
 using detail::warp_sum;
 
@@ -27,26 +29,36 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
   if (kv_row >= s.B * s.Hkv * s.L) return;
   const int64_t i = kv_row % s.L, hk = (kv_row / s.L) % s.Hkv, b = kv_row / (s.L * s.Hkv);
   const int64_t G = s.H / s.Hkv;
-  const int64_t kv = kv_row * s.D;
+  const int m_begin = p.block < 0 ? 0 : p.block;
+  const int m_end = p.block < 0 ? int(s.t) : p.block + 1;
+
+  auto write_dq = [&](int64_t h, const float* part) {  // dq = dq0 + part, per lane's channels
+    const T* dq0 = p.dq0 ? row_ptr(static_cast<const T*>(p.dq0), p.dq0_st, b, h, i) : nullptr;
+    T* dq = row_ptr(static_cast<T*>(p.dq), p.dq_st, b, h, i);
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t d = lane + 32 * j;
+      if (d < s.D) store(dq + d, (dq0 ? load(dq0 + d) : 0.f) + part[j]);
+    }
+  };
 
   if (i >= p.rows[b]) {
-    for (int64_t g = 0; g < G; ++g) {
-      float* dq = p.dq + ((b * s.H + hk * G + g) * s.L + i) * s.D;
-      for (int64_t d = lane; d < s.D; d += 32) dq[d] = 0.f;
-    }
-    for (int m = 0; m < s.t; ++m)
+    float zero[kPerLane] = {};
+    if (p.dq)
+      for (int64_t g = 0; g < G; ++g) write_dq(hk * G + g, zero);
+    for (int m = m_begin; m < m_end; ++m)
       for (int64_t d = lane; d < s.D; d += 32) {
-        store(static_cast<T*>(p.dk[m]) + kv + d, 0.f);
-        store(static_cast<T*>(p.dv[m]) + kv + d, 0.f);
+        if (p.dk[m]) store(row_ptr(static_cast<T*>(p.dk[m]), p.dk_st[m], b, hk, i) + d, 0.f);
+        if (p.dv[m]) store(row_ptr(static_cast<T*>(p.dv[m]), p.dv_st[m], b, hk, i) + d, 0.f);
       }
     return;
   }
 
   for (int64_t g = 0; g < G; ++g) {
     const int64_t h = hk * G + g;
-    const T* q = static_cast<const T*>(p.q) + b * p.q_st.b + h * p.q_st.h + i * p.q_st.l;
-    const T* go = static_cast<const T*>(p.g) + b * p.g_st.b + h * p.g_st.h + i * p.g_st.l;
-    const T* out = static_cast<const T*>(p.out) + b * p.out_st.b + h * p.out_st.h + i * p.out_st.l;
+    const T* q = row_ptr(static_cast<const T*>(p.q), p.q_st, b, h, i);
+    const T* go = row_ptr(static_cast<const T*>(p.g), p.g_st, b, h, i);
+    const T* out = row_ptr(static_cast<const T*>(p.out), p.out_st, b, h, i);
     float qv[kPerLane], gv[kPerLane], dq[kPerLane];
     float delta = 0.f;
 #pragma unroll
@@ -59,9 +71,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
     }
     delta = warp_sum(delta);
     const float lse = p.lse[(b * s.H + h) * s.L + i];
-    for (int m = 0; m < s.t; ++m) {
-      const T* k = static_cast<const T*>(p.k[m]) + kv;
-      const T* v = static_cast<const T*>(p.v[m]) + kv;
+    for (int m = m_begin; m < m_end; ++m) {
+      const T* k = row_ptr(static_cast<const T*>(p.k[m]), p.k_st[m], b, hk, i);
+      const T* v = row_ptr(static_cast<const T*>(p.v[m]), p.v_st[m], b, hk, i);
       float kr[kPerLane], qk = 0.f, gvd = 0.f;
 #pragma unroll
       for (int j = 0; j < kPerLane; ++j) {
@@ -79,23 +91,19 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
         s_dc[warp][g][m] = dc;
       }
     }
-    float* dq_out = p.dq + ((b * s.H + h) * s.L + i) * s.D;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int64_t d = lane + 32 * j;
-      if (d < s.D) dq_out[d] = dq[j];
-    }
+    if (p.dq) write_dq(h, dq);
   }
   __syncwarp();
 
-  for (int m = 0; m < s.t; ++m) {
+  for (int m = m_begin; m < m_end; ++m) {
+    if (!p.dk[m] && !p.dv[m]) continue;
     float dk[kPerLane], dv[kPerLane];
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) dk[j] = dv[j] = 0.f;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t h = hk * G + g;
-      const T* q = static_cast<const T*>(p.q) + b * p.q_st.b + h * p.q_st.h + i * p.q_st.l;
-      const T* go = static_cast<const T*>(p.g) + b * p.g_st.b + h * p.g_st.h + i * p.g_st.l;
+      const T* q = row_ptr(static_cast<const T*>(p.q), p.q_st, b, h, i);
+      const T* go = row_ptr(static_cast<const T*>(p.g), p.g_st, b, h, i);
       const float pi = s_pi[warp][g][m], dc = s_dc[warp][g][m];
 #pragma unroll
       for (int j = 0; j < kPerLane; ++j) {
@@ -106,12 +114,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
         }
       }
     }
+    T* dk_row = p.dk[m] ? row_ptr(static_cast<T*>(p.dk[m]), p.dk_st[m], b, hk, i) : nullptr;
+    T* dv_row = p.dv[m] ? row_ptr(static_cast<T*>(p.dv[m]), p.dv_st[m], b, hk, i) : nullptr;
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       const int64_t d = lane + 32 * j;
       if (d < s.D) {
-        store(static_cast<T*>(p.dk[m]) + kv + d, p.scale * dk[j]);
-        store(static_cast<T*>(p.dv[m]) + kv + d, dv[j]);
+        if (dk_row) store(dk_row + d, p.scale * dk[j]);
+        if (dv_row) store(dv_row + d, dv[j]);
       }
     }
   }
@@ -130,7 +140,8 @@ int launch(const MergeBwdParams& p, cudaStream_t stream) {
 
 int launch_merge_bwd(const MergeBwdParams& p, void* stream) {
   if (p.shape.D > kMaxHeadDim || p.shape.t > kMaxSingletons || p.shape.t < 0 ||
-      p.shape.Hkv <= 0 || p.shape.H / p.shape.Hkv > kMaxGroup)
+      p.shape.Hkv <= 0 || p.shape.H / p.shape.Hkv > kMaxGroup || p.block >= p.shape.t ||
+      (p.block >= 0 && p.dq))
     return int(cudaErrorInvalidValue);
   const auto st = static_cast<cudaStream_t>(stream);
   switch (p.elem) {

@@ -11,6 +11,7 @@ namespace {
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
 using detail::load;
+using detail::row_ptr;
 using detail::store;
 using detail::warp_sum;
 
@@ -22,7 +23,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_fwd_kernel(const Me
   if (row >= s.B * s.H * s.L) return;
   const int64_t i = row % s.L, h = (row / s.L) % s.H, b = row / (s.L * s.H);
   const int64_t hk = h / (s.H / s.Hkv);
-  T* out = static_cast<T*>(p.out) + row * s.D;
+  T* out = row_ptr(static_cast<T*>(p.out), p.out_st, b, h, i);
 
   if (i >= p.rows[b]) {
     for (int64_t d = lane; d < s.D; d += 32) store(out + d, 0.f);
@@ -30,7 +31,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_fwd_kernel(const Me
     return;
   }
 
-  const T* q = static_cast<const T*>(p.q) + b * p.q_st.b + h * p.q_st.h + i * p.q_st.l;
+  const T* q = row_ptr(static_cast<const T*>(p.q), p.q_st, b, h, i);
   float qv[kPerLane];
 #pragma unroll
   for (int j = 0; j < kPerLane; ++j) {
@@ -38,14 +39,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_fwd_kernel(const Me
     qv[j] = d < s.D ? load(q + d) : 0.f;
   }
   const float lse0 = p.lse0[b * p.lse0_st.b + h * p.lse0_st.h + i * p.lse0_st.l];
-  const int64_t kv = ((b * s.Hkv + hk) * s.L + i) * s.D;  // row i of kv head hk, contiguous blocks
 
   float c[kMaxSingletons];
   float mx = lse0;
 #pragma unroll
   for (int m = 0; m < kMaxSingletons; ++m) {
     if (m < s.t) {
-      const T* k = static_cast<const T*>(p.k[m]) + kv;
+      const T* k = row_ptr(static_cast<const T*>(p.k[m]), p.k_st[m], b, hk, i);
       float dot = 0.f;
 #pragma unroll
       for (int j = 0; j < kPerLane; ++j) {
@@ -66,12 +66,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_fwd_kernel(const Me
   for (int m = 0; m < kMaxSingletons; ++m)
     if (m < s.t) c[m] = expf(c[m] - lse);  // now the singleton weight pi_m
 
-  const T* out0 = static_cast<const T*>(p.out0) + b * p.out0_st.b + h * p.out0_st.h + i * p.out0_st.l;
+  // out may alias out0: each lane reads element d of out0 before it writes element d of out.
+  const T* out0 = row_ptr(static_cast<const T*>(p.out0), p.out0_st, b, h, i);
   for (int64_t d = lane; d < s.D; d += 32) {
     float acc = w0 * load(out0 + d);
 #pragma unroll
     for (int m = 0; m < kMaxSingletons; ++m)
-      if (m < s.t) acc += c[m] * load(static_cast<const T*>(p.v[m]) + kv + d);
+      if (m < s.t) acc += c[m] * load(row_ptr(static_cast<const T*>(p.v[m]), p.v_st[m], b, hk, i) + d);
     store(out + d, acc);
   }
   if (lane == 0) p.lse[row] = lse;
@@ -89,7 +90,7 @@ int launch(const MergeFwdParams& p, cudaStream_t stream) {
 }  // namespace
 
 int launch_merge_fwd(const MergeFwdParams& p, void* stream) {
-  if (p.shape.D > kMaxHeadDim || p.shape.t > kMaxSingletons || p.shape.t < 0)
+  if (p.shape.D > kMaxHeadDim || p.shape.t > kMaxSingletons || p.shape.t < 0 || p.shape.Hkv <= 0)
     return int(cudaErrorInvalidValue);
   const auto st = static_cast<cudaStream_t>(stream);
   switch (p.elem) {

@@ -21,10 +21,10 @@ at::Tensor pack_rows(const at::Tensor& x, const std::vector<int64_t>& rows) {
   return at::cat(parts, 0).contiguous();
 }
 
-/// Inverse of pack_rows; rows past n_b are zero.
-at::Tensor unpack_rows(const at::Tensor& p, const std::vector<int64_t>& rows, int64_t L) {
-  const int64_t B = int64_t(rows.size()), N = p.size(1), D = p.size(2);
-  at::Tensor x = at::zeros({B, N, L, D}, p.options());
+/// Inverse of pack_rows into a tensor laid out like `like` ([B, N, L, D]); rows past n_b are zero.
+at::Tensor unpack_rows(const at::Tensor& p, const std::vector<int64_t>& rows, const at::Tensor& like) {
+  const int64_t B = int64_t(rows.size());
+  at::Tensor x = at::zeros_like(like, p.options());
   int64_t off = 0;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = rows[size_t(b)];
@@ -185,18 +185,28 @@ Block0Grads cuda_dense_backward(const Block0Forward& f, const at::Tensor& q, con
 
 // ---- varlen: only the valid tokens of each sequence, packed [total, heads, D] ----
 
+/// The packed valid tokens of q, k0, v0 ([total, heads, D] each). Packed anew for the backward
+/// rather than kept from the forward: three tensors per step that would otherwise live until
+/// the backward.
+struct Packed {
+  at::Tensor q, k, v;
+  Packed(const at::Tensor& q0, const at::Tensor& k0, const at::Tensor& v0, const std::vector<int64_t>& rows)
+      : q(pack_rows(q0, rows)), k(pack_rows(k0, rows)), v(pack_rows(v0, rows)) {}
+};
+
 /// The CPU flash kernel once per sequence, in FA2's varlen conventions: returns the packed
 /// output and the LSE as [H, total_q].
-std::pair<at::Tensor, at::Tensor> cpu_varlen_kernel_forward(const Block0Forward& f, double scale) {
-  const int64_t H = f.q_p.size(1), total = f.q_p.size(0);
-  at::Tensor out_p = at::empty_like(f.q_p);
-  at::Tensor lse = at::empty({H, total}, f.q_p.options().dtype(acc_type(f.q_p.scalar_type())));
+std::pair<at::Tensor, at::Tensor> cpu_varlen_kernel_forward(const Block0Forward& f, const Packed& pk,
+                                                            double scale) {
+  const int64_t H = pk.q.size(1), total = pk.q.size(0);
+  at::Tensor out_p = at::empty_like(pk.q);
+  at::Tensor lse = at::empty({H, total}, pk.q.options().dtype(acc_type(pk.q.scalar_type())));
   int64_t off = 0;
   for (int64_t n : f.rows) {
     if (n == 0) continue;
     auto seq = [&](const at::Tensor& x) { return x.narrow(0, off, n).transpose(0, 1).unsqueeze(0); };
     auto [o, l] = at::_scaled_dot_product_flash_attention_for_cpu(
-        seq(f.q_p), seq(f.k_p), seq(f.v_p), 0.0, /*is_causal=*/true, /*attn_mask=*/{}, scale);
+        seq(pk.q), seq(pk.k), seq(pk.v), 0.0, /*is_causal=*/true, /*attn_mask=*/{}, scale);
     out_p.narrow(0, off, n).copy_(o.squeeze(0).transpose(0, 1));
     lse.narrow(1, off, n).copy_(l.squeeze(0));
     off += n;
@@ -205,15 +215,15 @@ std::pair<at::Tensor, at::Tensor> cpu_varlen_kernel_forward(const Block0Forward&
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> cpu_varlen_kernel_backward(
-    const Block0Forward& f, const at::Tensor& g_p, const at::Tensor& out_p, const at::Tensor& lse_k,
-    double scale) {
-  at::Tensor dq = at::empty_like(f.q_p), dk = at::empty_like(f.k_p), dv = at::empty_like(f.v_p);
+    const Block0Forward& f, const Packed& pk, const at::Tensor& g_p, const at::Tensor& out_p,
+    const at::Tensor& lse_k, double scale) {
+  at::Tensor dq = at::empty_like(pk.q), dk = at::empty_like(pk.k), dv = at::empty_like(pk.v);
   int64_t off = 0;
   for (int64_t n : f.rows) {
     if (n == 0) continue;
     auto seq = [&](const at::Tensor& x) { return x.narrow(0, off, n).transpose(0, 1).unsqueeze(0); };
     auto [a, b, c] = at::_scaled_dot_product_flash_attention_for_cpu_backward(
-        seq(g_p).contiguous(), seq(f.q_p), seq(f.k_p), seq(f.v_p), seq(out_p).contiguous(),
+        seq(g_p).contiguous(), seq(pk.q), seq(pk.k), seq(pk.v), seq(out_p).contiguous(),
         lse_k.narrow(1, off, n).unsqueeze(0).contiguous(), 0.0, /*is_causal=*/true, {}, scale);
     dq.narrow(0, off, n).copy_(a.squeeze(0).transpose(0, 1));
     dk.narrow(0, off, n).copy_(b.squeeze(0).transpose(0, 1));
@@ -235,46 +245,45 @@ Block0Forward varlen_forward(Block0Kernel kernel, const at::Tensor& q, const at:
     if (n > 0) cu.push_back(cu.back() + int32_t(n));
   f.cu_seqlens = at::tensor(cu, at::TensorOptions().dtype(at::kInt)).to(q.device());
   f.max_q = *std::max_element(rows.begin(), rows.end());
-  f.q_p = pack_rows(q, rows);
-  f.k_p = pack_rows(k0, rows);
-  f.v_p = pack_rows(v0, rows);
+  const Packed pk(q, k0, v0, rows);
   at::Tensor out_p;
   if (kernel == Block0Kernel::cuda_flash_varlen) {
     at::Tensor dbg;
     std::tie(out_p, f.lse_raw, f.rng_state, f.unused, dbg) = at::_flash_attention_forward(
-        f.q_p, f.k_p, f.v_p, f.cu_seqlens, f.cu_seqlens, f.max_q, f.max_q, /*dropout_p=*/0.0,
+        pk.q, pk.k, pk.v, f.cu_seqlens, f.cu_seqlens, f.max_q, f.max_q, /*dropout_p=*/0.0,
         /*is_causal=*/true, /*return_debug_mask=*/false, std::optional<double>(scale));
   } else {
-    std::tie(out_p, f.lse_raw) = cpu_varlen_kernel_forward(f, scale);
+    std::tie(out_p, f.lse_raw) = cpu_varlen_kernel_forward(f, pk, scale);
   }
   f.lse_layout = check_lse_layout(f.lse_raw, B, H, L, rows, /*varlen=*/true);
-  f.out0 = unpack_rows(out_p, rows, L);
+  f.out0 = unpack_rows(out_p, rows, q);  // q's layout, as the dense kernel's output
   f.lse0 = at::zeros({B, H, L}, f.lse_raw.options());
   map_lse(f.lse_raw, f.lse0, rows, /*to_raw=*/false);
   return f;
 }
 
-Block0Grads varlen_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& g,
-                            const at::Tensor& out, const at::Tensor& lse, double scale) {
-  const int64_t L = q.size(2);
+Block0Grads varlen_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& k0,
+                            const at::Tensor& v0, const at::Tensor& g, const at::Tensor& out,
+                            const at::Tensor& lse, double scale) {
   // The kernel's own LSE layout; positions past n_b (padded layout) keep the kernel's values.
   at::Tensor lse_k = f.lse_raw.clone();
   at::Tensor lse_ours = lse.to(f.lse_raw.scalar_type());
   map_lse(lse_k, lse_ours, f.rows, /*to_raw=*/true);
+  const Packed pk(q, k0, v0, f.rows);
   const at::Tensor g_p = pack_rows(g, f.rows), out_p = pack_rows(out.to(q.scalar_type()), f.rows);
   at::Tensor dq_p, dk_p, dv_p;
   if (f.kernel == Block0Kernel::cuda_flash_varlen) {
     std::tie(dq_p, dk_p, dv_p) = at::_flash_attention_backward(
-        g_p, f.q_p, f.k_p, f.v_p, out_p, lse_k.contiguous(), f.cu_seqlens, f.cu_seqlens, f.max_q,
+        g_p, pk.q, pk.k, pk.v, out_p, lse_k.contiguous(), f.cu_seqlens, f.cu_seqlens, f.max_q,
         f.max_q, /*dropout_p=*/0.0, /*is_causal=*/true, f.rng_state, f.unused,
         std::optional<double>(scale), std::nullopt, std::nullopt);
   } else {
-    std::tie(dq_p, dk_p, dv_p) = cpu_varlen_kernel_backward(f, g_p, out_p, lse_k, scale);
+    std::tie(dq_p, dk_p, dv_p) = cpu_varlen_kernel_backward(f, pk, g_p, out_p, lse_k, scale);
   }
   Block0Grads r;
-  r.dq = unpack_rows(dq_p, f.rows, L);
-  r.dk = unpack_rows(dk_p, f.rows, L);
-  r.dv = unpack_rows(dv_p, f.rows, L);
+  r.dq = unpack_rows(dq_p, f.rows, q);
+  r.dk = unpack_rows(dk_p, f.rows, k0);
+  r.dv = unpack_rows(dv_p, f.rows, v0);
   return r;
 }
 
@@ -329,7 +338,7 @@ Block0Grads block0_backward(const Block0Forward& f, const at::Tensor& q, const a
     case Block0Kernel::composed: return composed_backward(q, k0, v0, g, out, lse, scale);
     case Block0Kernel::cuda_flash_dense: return cuda_dense_backward(f, q, k0, v0, g, out, lse, scale);
     case Block0Kernel::cpu_flash_varlen:
-    case Block0Kernel::cuda_flash_varlen: return varlen_backward(f, q, g, out, lse, scale);
+    case Block0Kernel::cuda_flash_varlen: return varlen_backward(f, q, k0, v0, g, out, lse, scale);
   }
   TORCH_CHECK(false, "block0_backward: unknown kernel");
 }

@@ -46,7 +46,6 @@ struct Block0Forward {
   at::Tensor lse0;  ///< [B, H, L] acc type, finite on every row
   std::string lse_layout;  ///< layout the kernel returned its LSE in, e.g. "[H, total_q]"
   // Kernel state for block0_backward.
-  at::Tensor q_p, k_p, v_p;   ///< varlen: packed valid tokens [total, heads, D]
   at::Tensor cu_seqlens;      ///< varlen: int32 [B + 1]
   at::Tensor lse_raw;         ///< CUDA: the LSE as the kernel returned it
   at::Tensor rng_state, unused;

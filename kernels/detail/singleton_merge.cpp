@@ -13,14 +13,17 @@ namespace {
 
 // ---- composed ATen ops; temporaries are [B, H, L] or one [B, H, L, D] at a time ----
 
+at::ScalarType merge_acc(const at::Tensor& q, const MergeDefects& defects) {
+  return defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
+}
+
 MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
                               const at::Tensor& out0, const at::Tensor& lse0,
                               const std::vector<int64_t>& rows, double scale,
                               const MergeDefects& defects) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k[0].size(1);
   const int64_t G = H / Hkv, t = int64_t(k.size()) - 1;
-  const at::ScalarType acc =
-      defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
+  const at::ScalarType acc = merge_acc(q, defects);
   const at::Tensor qa = q.to(acc).reshape({B, Hkv, G, L, D});
   const at::Tensor l0 = lse0.to(acc);
 
@@ -47,39 +50,65 @@ MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorL
   }
   MergeForward r;
   r.out = acc_out.to(q.scalar_type());
-  r.lse = lse.to(acc_type(q.scalar_type()));
+  r.lse = lse.to(acc_type(q.scalar_type())).contiguous();
   return r;
 }
 
-SingletonGrads backward_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
-                                 const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
-                                 const std::vector<int64_t>& rows, double scale,
-                                 const MergeDefects& defects) {
-  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3), Hkv = k[0].size(1);
-  const int64_t G = H / Hkv, t = int64_t(k.size()) - 1;
-  const at::ScalarType acc =
-      defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
-  const at::Tensor qa = q.to(acc).reshape({B, Hkv, G, L, D});
-  const at::Tensor ga = g.to(acc).reshape({B, Hkv, G, L, D});
-  const at::Tensor delta = (ga * out.to(acc).reshape({B, Hkv, G, L, D})).sum(-1);  // [B, Hkv, G, L]
-  const at::Tensor l = lse.to(acc).reshape({B, Hkv, G, L});
-  const at::Tensor valid = valid_row_mask(rows, L, q.device()).view({B, 1, 1, L});
+/// The per-row quantities of the singleton backward, in the merge's accumulation type.
+struct ComposedBwd {
+  int64_t B, H, L, D, Hkv, G;
+  at::ScalarType acc;
+  at::Tensor qa, ga, delta, lse, valid;  ///< [B, Hkv, G, L(, D)]
 
-  SingletonGrads r;
-  at::Tensor dq = at::zeros({B, Hkv, G, L, D}, q.options().dtype(acc));
-  for (int64_t m = 1; m <= t; ++m) {
-    const at::Tensor km = k[m].to(acc).unsqueeze(2), vm = v[m].to(acc).unsqueeze(2);
-    const at::Tensor c = (qa * km).sum(-1).mul_(scale);
-    const at::Tensor pi = at::where(valid, at::exp(c - l), 0.0);
-    const at::Tensor dc = pi * ((ga * vm).sum(-1) - delta);
-    dq.addcmul_((dc * scale).unsqueeze(-1), km);
-    const at::Tensor dk_heads = qa * dc.unsqueeze(-1);  // [B, Hkv, G, L, D]
-    r.dk.push_back((defects.dk_first_group_head ? dk_heads.select(2, 0) : dk_heads.sum(2))
-                       .mul(scale)
-                       .to(q.scalar_type()));
-    r.dv.push_back((ga * pi.unsqueeze(-1)).sum(2).to(q.scalar_type()));
+  ComposedBwd(const at::Tensor& q, at::TensorList k, const at::Tensor& g, const at::Tensor& out,
+              const at::Tensor& l, const std::vector<int64_t>& rows, const MergeDefects& defects)
+      : B(q.size(0)), H(q.size(1)), L(q.size(2)), D(q.size(3)), Hkv(k[0].size(1)), G(H / Hkv),
+        acc(merge_acc(q, defects)) {
+    qa = q.to(acc).reshape({B, Hkv, G, L, D});
+    ga = g.to(acc).reshape({B, Hkv, G, L, D});
+    delta = (ga * out.to(acc).reshape({B, Hkv, G, L, D})).sum(-1);
+    lse = l.to(acc).reshape({B, Hkv, G, L});
+    valid = valid_row_mask(rows, L, q.device()).view({B, 1, 1, L});
   }
-  r.dq = dq.view({B, H, L, D}).to(acc_type(q.scalar_type()));
+
+  /// pi_m and dc_m, [B, Hkv, G, L].
+  std::pair<at::Tensor, at::Tensor> weights(const at::Tensor& km, const at::Tensor& vm,
+                                            double scale) const {
+    const at::Tensor c = (qa * km).sum(-1).mul_(scale);
+    const at::Tensor pi = at::where(valid, at::exp(c - lse), 0.0);
+    const at::Tensor dc = pi * ((ga * vm).sum(-1) - delta);
+    return {pi, dc};
+  }
+};
+
+at::Tensor backward_dq_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
+                                const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
+                                const std::vector<int64_t>& rows, double scale,
+                                const at::Tensor& dq0, const MergeDefects& defects) {
+  const ComposedBwd c(q, k, g, out, lse, rows, defects);
+  at::Tensor dq = at::zeros({c.B, c.Hkv, c.G, c.L, c.D}, q.options().dtype(c.acc));
+  for (size_t m = 1; m < k.size(); ++m) {
+    const at::Tensor km = k[m].to(c.acc).unsqueeze(2), vm = v[m].to(c.acc).unsqueeze(2);
+    const at::Tensor dc = c.weights(km, vm, scale).second;
+    dq.addcmul_((dc * scale).unsqueeze(-1), km);
+  }
+  const at::ScalarType sum_type = acc_type(q.scalar_type());
+  return (dq0.to(sum_type) + dq.view({c.B, c.H, c.L, c.D}).to(sum_type)).to(q.scalar_type());
+}
+
+BlockGrads backward_block_composed(int64_t m, const at::Tensor& q, at::TensorList k,
+                                   at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                                   const at::Tensor& lse, const std::vector<int64_t>& rows,
+                                   double scale, const MergeDefects& defects) {
+  const ComposedBwd c(q, k, g, out, lse, rows, defects);
+  const at::Tensor km = k[size_t(m)].to(c.acc).unsqueeze(2), vm = v[size_t(m)].to(c.acc).unsqueeze(2);
+  const auto [pi, dc] = c.weights(km, vm, scale);
+  const at::Tensor dk_heads = c.qa * dc.unsqueeze(-1);  // [B, Hkv, G, L, D]
+  BlockGrads r;
+  r.dk = (defects.dk_first_group_head ? dk_heads.select(2, 0) : dk_heads.sum(2))
+             .mul(scale)
+             .to(q.scalar_type());
+  r.dv = (c.ga * pi.unsqueeze(-1)).sum(2).to(q.scalar_type());
   return r;
 }
 
@@ -94,7 +123,7 @@ cuda::Elem elem_of(at::ScalarType t) {
   }
 }
 
-/// Last dimension contiguous, or a contiguous copy.
+/// Last dimension contiguous (the kernels take any other strides), or a contiguous copy.
 at::Tensor rows_contiguous(const at::Tensor& x) { return x.stride(-1) == 1 ? x : x.contiguous(); }
 
 cuda::Strides3 strides_of(const at::Tensor& x) { return {x.stride(0), x.stride(1), x.stride(2)}; }
@@ -111,12 +140,29 @@ void* current_stream(const at::Tensor& x) {
   return static_cast<void*>(c10::cuda::getCurrentCUDAStream(x.device().index()).stream());
 }
 
+/// Pointers and strides of the singleton blocks 1..t; `keep` holds any copies made.
+template <class Params>
+void set_blocks(Params& p, at::TensorList k, at::TensorList v, std::vector<at::Tensor>& keep) {
+  for (size_t m = 1; m < k.size(); ++m) {
+    keep.push_back(rows_contiguous(k[m]));
+    p.k[m - 1] = keep.back().data_ptr();
+    p.k_st[m - 1] = strides_of(keep.back());
+    keep.push_back(rows_contiguous(v[m]));
+    p.v[m - 1] = keep.back().data_ptr();
+    p.v_st[m - 1] = strides_of(keep.back());
+  }
+}
+
+at::Tensor rows_on_device(const std::vector<int64_t>& rows, const at::Tensor& like) {
+  return at::tensor(rows, at::TensorOptions().dtype(at::kLong)).to(like.device());
+}
+
 MergeForward forward_fused(const at::Tensor& q_in, at::TensorList k, at::TensorList v,
                            const at::Tensor& out0_in, const at::Tensor& lse0_in,
-                           const std::vector<int64_t>& rows, double scale) {
+                           const std::vector<int64_t>& rows, double scale, bool out_in_place) {
   const at::Tensor q = rows_contiguous(q_in), out0 = rows_contiguous(out0_in.to(q_in.scalar_type()));
   const at::Tensor lse0 = lse0_in.to(at::kFloat);
-  const at::Tensor rows_dev = at::tensor(rows, at::TensorOptions().dtype(at::kLong)).to(q.device());
+  const at::Tensor rows_dev = rows_on_device(rows, q);
   std::vector<at::Tensor> keep;
   cuda::MergeFwdParams p;
   p.elem = elem_of(q.scalar_type());
@@ -128,31 +174,24 @@ MergeForward forward_fused(const at::Tensor& q_in, at::TensorList k, at::TensorL
   p.out0_st = strides_of(out0);
   p.lse0 = lse0.data_ptr<float>();
   p.lse0_st = {lse0.stride(0), lse0.stride(1), lse0.stride(2)};
-  for (size_t m = 1; m < k.size(); ++m) {
-    keep.push_back(k[m].contiguous());
-    p.k[m - 1] = keep.back().data_ptr();
-    keep.push_back(v[m].contiguous());
-    p.v[m - 1] = keep.back().data_ptr();
-  }
+  set_blocks(p, k, v, keep);
   p.rows = rows_dev.data_ptr<int64_t>();
   MergeForward r;
-  r.out = at::empty({p.shape.B, p.shape.H, p.shape.L, p.shape.D}, q.options());
+  // A new output takes q's layout, as the flash kernel's own output does.
+  r.out = out_in_place ? out0 : at::empty_like(q);
   r.lse = at::empty({p.shape.B, p.shape.H, p.shape.L}, q.options().dtype(at::kFloat));
   p.out = r.out.data_ptr();
+  p.out_st = strides_of(r.out);
   p.lse = r.lse.data_ptr<float>();
   check(cuda::launch_merge_fwd(p, current_stream(q)), "ttt_singleton_merge_fwd");
   return r;
 }
 
-SingletonGrads backward_fused(const at::Tensor& q_in, at::TensorList k, at::TensorList v,
-                              const at::Tensor& g_in, const at::Tensor& out_in,
-                              const at::Tensor& lse_in, const std::vector<int64_t>& rows,
-                              double scale) {
-  const at::Tensor q = rows_contiguous(q_in), g = rows_contiguous(g_in);
-  const at::Tensor out = rows_contiguous(out_in.to(q_in.scalar_type()));
-  const at::Tensor lse = lse_in.to(at::kFloat).contiguous();
-  const at::Tensor rows_dev = at::tensor(rows, at::TensorOptions().dtype(at::kLong)).to(q.device());
-  std::vector<at::Tensor> keep;
+/// The parameters both backward launches share.
+cuda::MergeBwdParams bwd_params(const at::Tensor& q, at::TensorList k, at::TensorList v,
+                                const at::Tensor& g, const at::Tensor& out, const at::Tensor& lse,
+                                const at::Tensor& rows_dev, double scale,
+                                std::vector<at::Tensor>& keep) {
   cuda::MergeBwdParams p;
   p.elem = elem_of(q.scalar_type());
   p.shape = shape_of(q, k);
@@ -165,24 +204,63 @@ SingletonGrads backward_fused(const at::Tensor& q_in, at::TensorList k, at::Tens
   p.out_st = strides_of(out);
   p.lse = lse.data_ptr<float>();
   p.rows = rows_dev.data_ptr<int64_t>();
-  SingletonGrads r;
-  for (size_t m = 1; m < k.size(); ++m) {
-    keep.push_back(k[m].contiguous());
-    p.k[m - 1] = keep.back().data_ptr();
-    keep.push_back(v[m].contiguous());
-    p.v[m - 1] = keep.back().data_ptr();
-    r.dk.push_back(at::empty(k[m].sizes(), k[m].options()));
-    r.dv.push_back(at::empty(v[m].sizes(), v[m].options()));
-    p.dk[m - 1] = r.dk.back().data_ptr();
-    p.dv[m - 1] = r.dv.back().data_ptr();
-  }
-  r.dq = at::empty(q.sizes(), q.options().dtype(at::kFloat));
-  p.dq = r.dq.data_ptr<float>();
-  check(cuda::launch_merge_bwd(p, current_stream(q)), "ttt_singleton_merge_bwd");
+  set_blocks(p, k, v, keep);
+  return p;
+}
+
+at::Tensor backward_dq_fused(const at::Tensor& q_in, at::TensorList k, at::TensorList v,
+                             const at::Tensor& g_in, const at::Tensor& out_in,
+                             const at::Tensor& lse_in, const std::vector<int64_t>& rows,
+                             double scale, const at::Tensor& dq0_in) {
+  const at::Tensor q = rows_contiguous(q_in), g = rows_contiguous(g_in.to(q_in.scalar_type()));
+  const at::Tensor out = rows_contiguous(out_in.to(q_in.scalar_type()));
+  const at::Tensor lse = lse_in.to(at::kFloat).contiguous();
+  const at::Tensor dq = rows_contiguous(dq0_in.to(q_in.scalar_type()));
+  if (k.size() <= 1) return dq;
+  const at::Tensor rows_dev = rows_on_device(rows, q);
+  std::vector<at::Tensor> keep;
+  cuda::MergeBwdParams p = bwd_params(q, k, v, g, out, lse, rows_dev, scale, keep);
+  p.dq0 = dq.data_ptr();
+  p.dq0_st = strides_of(dq);
+  p.dq = dq.data_ptr();
+  p.dq_st = p.dq0_st;
+  check(cuda::launch_merge_bwd(p, current_stream(q)), "ttt_singleton_merge_bwd (dq)");
+  return dq;
+}
+
+BlockGrads backward_block_fused(int64_t m, const at::Tensor& q_in, at::TensorList k,
+                                at::TensorList v, const at::Tensor& g_in, const at::Tensor& out_in,
+                                const at::Tensor& lse_in, const std::vector<int64_t>& rows,
+                                double scale) {
+  const at::Tensor q = rows_contiguous(q_in), g = rows_contiguous(g_in.to(q_in.scalar_type()));
+  const at::Tensor out = rows_contiguous(out_in.to(q_in.scalar_type()));
+  const at::Tensor lse = lse_in.to(at::kFloat).contiguous();
+  const at::Tensor rows_dev = rows_on_device(rows, q);
+  std::vector<at::Tensor> keep;
+  cuda::MergeBwdParams p = bwd_params(q, k, v, g, out, lse, rows_dev, scale, keep);
+  p.block = int(m - 1);
+  // Gradients take their input's layout.
+  BlockGrads r;
+  r.dk = at::empty_like(k[size_t(m)]);
+  r.dv = at::empty_like(v[size_t(m)]);
+  TORCH_CHECK(r.dk.stride(-1) == 1 && r.dv.stride(-1) == 1, "fused singleton merge: dk/dv layout");
+  p.dk[m - 1] = r.dk.data_ptr();
+  p.dk_st[m - 1] = strides_of(r.dk);
+  p.dv[m - 1] = r.dv.data_ptr();
+  p.dv_st[m - 1] = strides_of(r.dv);
+  check(cuda::launch_merge_bwd(p, current_stream(q)), "ttt_singleton_merge_bwd (block)");
   return r;
 }
 
 #endif  // ATTN_WITH_CUDA
+
+void check_fused(MergeImpl impl, const MergeDefects& defects) {
+  if (impl != MergeImpl::fused_cuda) return;
+  TORCH_CHECK(!defects.any(), "fused singleton merge: defects exist in the composed merge only");
+#if !ATTN_WITH_CUDA
+  TORCH_CHECK(false, "fused singleton merge: built without ATTN_WITH_CUDA");
+#endif
+}
 
 }  // namespace
 
@@ -213,31 +291,41 @@ bool fused_merge_available(const at::Tensor& q, int64_t Hkv, int64_t t, std::str
 MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                            at::TensorList v, const at::Tensor& out0, const at::Tensor& lse0,
                            const std::vector<int64_t>& rows, double scale,
-                           const MergeDefects& defects) {
-  if (impl == MergeImpl::fused_cuda) {
-    TORCH_CHECK(!defects.any(), "fused singleton merge: defects exist in the composed merge only");
+                           const MergeDefects& defects, bool out_in_place) {
+  check_fused(impl, defects);
 #if ATTN_WITH_CUDA
-    return forward_fused(q, k, v, out0, lse0, rows, scale);
-#else
-    TORCH_CHECK(false, "fused singleton merge: built without ATTN_WITH_CUDA");
+  if (impl == MergeImpl::fused_cuda)
+    return forward_fused(q, k, v, out0, lse0, rows, scale,
+                         out_in_place && out0.scalar_type() == q.scalar_type() && out0.stride(-1) == 1);
 #endif
-  }
+  (void)out_in_place;
   return forward_composed(q, k, v, out0, lse0, rows, scale, defects);
 }
 
-SingletonGrads merge_backward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
-                              at::TensorList v, const at::Tensor& g, const at::Tensor& out,
-                              const at::Tensor& lse, const std::vector<int64_t>& rows,
-                              double scale, const MergeDefects& defects) {
-  if (impl == MergeImpl::fused_cuda) {
-    TORCH_CHECK(!defects.any(), "fused singleton merge: defects exist in the composed merge only");
+at::Tensor merge_backward_dq(MergeImpl impl, const at::Tensor& q, at::TensorList k,
+                             at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                             const at::Tensor& lse, const std::vector<int64_t>& rows, double scale,
+                             const at::Tensor& dq0, const MergeDefects& defects) {
+  check_fused(impl, defects);
 #if ATTN_WITH_CUDA
-    return backward_fused(q, k, v, g, out, lse, rows, scale);
-#else
-    TORCH_CHECK(false, "fused singleton merge: built without ATTN_WITH_CUDA");
+  if (impl == MergeImpl::fused_cuda)
+    return backward_dq_fused(q, k, v, g, out, lse, rows, scale, dq0);
 #endif
-  }
-  return backward_composed(q, k, v, g, out, lse, rows, scale, defects);
+  return backward_dq_composed(q, k, v, g, out, lse, rows, scale, dq0, defects);
+}
+
+BlockGrads merge_backward_block(MergeImpl impl, int64_t m, const at::Tensor& q, at::TensorList k,
+                                at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                                const at::Tensor& lse, const std::vector<int64_t>& rows,
+                                double scale, const MergeDefects& defects) {
+  TORCH_CHECK(m >= 1 && m < int64_t(k.size()), "merge_backward_block: block ", m, " is not in 1..",
+              int64_t(k.size()) - 1);
+  check_fused(impl, defects);
+#if ATTN_WITH_CUDA
+  if (impl == MergeImpl::fused_cuda)
+    return backward_block_fused(m, q, k, v, g, out, lse, rows, scale);
+#endif
+  return backward_block_composed(m, q, k, v, g, out, lse, rows, scale, defects);
 }
 
 }  // namespace attn::kern::detail

@@ -28,27 +28,42 @@ struct MergeDefects {
 };
 
 struct MergeForward {
-  at::Tensor out;  ///< [B, H, L, D] contiguous, input dtype; exact zeros on invalid rows
-  at::Tensor lse;  ///< [B, H, L] accumulation type; exact zeros on invalid rows
+  at::Tensor out;  ///< [B, H, L, D] input dtype; exact zeros on invalid rows
+  at::Tensor lse;  ///< [B, H, L] accumulation type, contiguous; exact zeros on invalid rows
 };
 
 /// q: [B, H, L, D]; k, v: the t + 1 cache blocks (block 0 is not read); out0: [B, H, L, D]
 /// (any strides); lse0: [B, H, L]; rows: valid rows n_b per batch element; t = k.size() - 1.
+/// `out_in_place`: the fused kernel writes out into out0's memory (out0 in the input dtype,
+/// last dimension contiguous) and returns out0; out0's old values are gone. The composed merge
+/// always returns a new tensor.
 MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
                            at::TensorList v, const at::Tensor& out0, const at::Tensor& lse0,
                            const std::vector<int64_t>& rows, double scale,
-                           const MergeDefects& defects = {});
+                           const MergeDefects& defects = {}, bool out_in_place = false);
 
-struct SingletonGrads {
-  at::Tensor dq;                  ///< [B, H, L, D] accumulation type: sum_m s dc_m k_m,i
-  std::vector<at::Tensor> dk, dv; ///< m = 1..t (t entries), [B, Hkv, L, D], input dtype
+/// The backward is split so that a caller can hand each block's gradients to autograd as soon
+/// as they exist (kernels/flash_backend.cpp): g is grad_out [B, H, L, D], zero on invalid rows;
+/// out, lse are the merged forward results.
+
+/// dq of the step: dq0 (block 0's dq, [B, H, L, D] in the input dtype) plus the singleton part
+/// s sum_m dc_m k_m,i, summed in the accumulation type and rounded once to the input dtype.
+/// The fused kernel writes the sum into dq0's memory (when dq0 has a contiguous last dimension)
+/// and returns dq0.
+at::Tensor merge_backward_dq(MergeImpl impl, const at::Tensor& q, at::TensorList k,
+                             at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                             const at::Tensor& lse, const std::vector<int64_t>& rows, double scale,
+                             const at::Tensor& dq0, const MergeDefects& defects = {});
+
+struct BlockGrads {
+  at::Tensor dk, dv;  ///< [B, Hkv, L, D] input dtype, summed over the GQA group
 };
 
-/// g: grad_out [B, H, L, D], zero on invalid rows; out, lse: the merged forward results.
-SingletonGrads merge_backward(MergeImpl impl, const at::Tensor& q, at::TensorList k,
-                              at::TensorList v, const at::Tensor& g, const at::Tensor& out,
-                              const at::Tensor& lse, const std::vector<int64_t>& rows,
-                              double scale, const MergeDefects& defects = {});
+/// dk_m and dv_m of singleton block m (1 <= m <= t).
+BlockGrads merge_backward_block(MergeImpl impl, int64_t m, const at::Tensor& q, at::TensorList k,
+                                at::TensorList v, const at::Tensor& g, const at::Tensor& out,
+                                const at::Tensor& lse, const std::vector<int64_t>& rows,
+                                double scale, const MergeDefects& defects = {});
 
 /// Whether the fused CUDA kernels can take this problem: a build with ATTN_WITH_CUDA, q on a
 /// CUDA device in bf16 / f16 / f32, D <= 256, t <= 16, H / Hkv <= 16. Otherwise `why` says

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
 
 #include "datasets/generator.hpp"
 #include "kernels/flash_backend.hpp"
@@ -209,6 +211,121 @@ TEST(FlashCpu, AutogradFunctionComposesWithOtherOps) {
   (res[0] * c.grad_out).sum().backward();
   const TorchOutputs o = FlashBackend().run(c);
   EXPECT_LE((q.grad() - o.dq).abs().max().item<double>(), 1e-14);
+}
+
+/// Leaves for the inputs of a case: q, k_0..k_t, v_0..v_t.
+struct Leaves {
+  at::Tensor q;
+  std::vector<at::Tensor> k, v;
+  explicit Leaves(const TorchCase& c) : q(c.q.detach().requires_grad_(true)) {
+    for (const at::Tensor& x : c.k) k.push_back(x.detach().requires_grad_(true));
+    for (const at::Tensor& x : c.v) v.push_back(x.detach().requires_grad_(true));
+  }
+};
+
+TEST(FlashCpu, BackwardHandsEachSingletonBlockToItsOwnNode) {
+  // The memory contract of the graph: the step's node has edges to q, k_0, v_0 and one per
+  // singleton block; each block's node has exactly two (k_m, v_m), so no node returns more
+  // than one block's gradients.
+  const CaseSpec s = spec(1, 4, 2, 32, 16, 3, {5}, data::DType::f64);
+  const TorchCase c = to_device(make_case(s), at::kCPU);
+  c10::AutoGradMode on(true);
+  const Leaves x(c);
+  const auto res = FlashBackend::apply(x.q, x.k, x.v, c.valid_len_host, c.scale, {});
+  const auto& edges = res[0].grad_fn()->next_edges();
+  ASSERT_EQ(edges.size(), size_t(3 + s.t));
+  for (int64_t m = 1; m <= s.t; ++m) {
+    const auto& fn = edges[size_t(2 + m)].function;
+    ASSERT_TRUE(fn) << "block " << m;
+    EXPECT_EQ(fn->next_edges().size(), 2u) << "block " << m;
+  }
+}
+
+TEST(FlashCpu, GradientsOfSomeInputsAloneAndRetainedGraphsAgreeWithRun) {
+  const CaseSpec s = spec(2, 4, 2, 24, 16, 3, {0, 7}, data::DType::f64);
+  const TorchCase c = to_device(make_case(s), at::kCPU);
+  const TorchOutputs o = FlashBackend().run(c);
+  c10::AutoGradMode on(true);
+  const Leaves x(c);
+  const auto res = FlashBackend::apply(x.q, x.k, x.v, c.valid_len_host, c.scale, {});
+  // One singleton block alone (the step's node runs, the other blocks' nodes do not).
+  const auto only_k2 = torch::autograd::grad({res[0]}, {x.k[2]}, {c.grad_out}, /*retain_graph=*/true);
+  EXPECT_LE((only_k2[0] - o.dk[2]).abs().max().item<double>(), 1e-14);
+  // Twice more over all inputs on the retained graph: the same gradients each time.
+  std::vector<at::Tensor> all{x.q};
+  all.insert(all.end(), x.k.begin(), x.k.end());
+  all.insert(all.end(), x.v.begin(), x.v.end());
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto gr = torch::autograd::grad({res[0]}, all, {c.grad_out}, /*retain_graph=*/true);
+    EXPECT_LE((gr[0] - o.dq).abs().max().item<double>(), 1e-14) << "pass " << pass;
+    for (int64_t m = 0; m <= s.t; ++m) {
+      EXPECT_LE((gr[size_t(1 + m)] - o.dk[size_t(m)]).abs().max().item<double>(), 1e-14) << "dk" << m;
+      EXPECT_LE((gr[size_t(2 + s.t + m)] - o.dv[size_t(m)]).abs().max().item<double>(), 1e-14) << "dv" << m;
+    }
+  }
+}
+
+TEST(FlashCpu, TrainingStepAccumulatesEveryStepsBlockGradients) {
+  // T = 3 TTT steps over shared cache blocks, one backward of all of them (the bench's
+  // train_step): each block's gradient is the sum of the steps' separate gradients.
+  const int64_t T = 3;
+  const CaseSpec s = spec(1, 4, 2, 20, 16, T - 1, {3}, data::DType::f64);
+  const TorchCase c = to_device(make_case(s), at::kCPU);
+  c10::AutoGradMode on(true);
+  const Leaves x(c);
+  std::vector<at::Tensor> qs, gs, outs;
+  for (int64_t t = 0; t < T; ++t) {
+    qs.push_back((c.q * (1.0 + 0.25 * double(t))).detach().requires_grad_(true));
+    gs.push_back(c.grad_out * (1.0 - 0.2 * double(t)));
+  }
+  std::vector<std::vector<at::Tensor>> per_step;  // grads of (q_t, k_0..k_t, v_0..v_t)
+  for (int64_t t = 0; t < T; ++t) {
+    const std::vector<at::Tensor> k(x.k.begin(), x.k.begin() + t + 1), v(x.v.begin(), x.v.begin() + t + 1);
+    const auto r = FlashBackend::apply(qs[size_t(t)], k, v, c.valid_len_host, c.scale, {});
+    outs.push_back(r[0]);
+    std::vector<at::Tensor> wrt{qs[size_t(t)]};
+    wrt.insert(wrt.end(), k.begin(), k.end());
+    wrt.insert(wrt.end(), v.begin(), v.end());
+    per_step.push_back(torch::autograd::grad({r[0]}, wrt, {gs[size_t(t)]}, /*retain_graph=*/true));
+  }
+  std::vector<at::Tensor> wrt(qs);
+  wrt.insert(wrt.end(), x.k.begin(), x.k.end());
+  wrt.insert(wrt.end(), x.v.begin(), x.v.end());
+  const auto all = torch::autograd::grad(outs, wrt, gs);
+  for (int64_t m = 0; m < T; ++m) {
+    at::Tensor dk = at::zeros_like(x.k[size_t(m)]), dv = at::zeros_like(x.v[size_t(m)]);
+    for (int64_t t = m; t < T; ++t) {
+      dk += per_step[size_t(t)][size_t(1 + m)];
+      dv += per_step[size_t(t)][size_t(2 + t + m)];
+    }
+    EXPECT_LE((all[size_t(T + m)] - dk).abs().max().item<double>(), 1e-13) << "dk" << m;
+    EXPECT_LE((all[size_t(2 * T + m)] - dv).abs().max().item<double>(), 1e-13) << "dv" << m;
+    EXPECT_GT(dk.abs().max().item<double>(), 0.0) << "dk" << m;
+  }
+  for (int64_t t = 0; t < T; ++t)
+    EXPECT_LE((all[size_t(t)] - per_step[size_t(t)][0]).abs().max().item<double>(), 1e-14) << "dq" << t;
+}
+
+TEST(FlashCpu, ProjectionLayoutGivesTheSameResults) {
+  // q, k, v and grad_out as [B, L, heads, D] storage viewed as [B, heads, L, D] (what a
+  // projection followed by transpose(1, 2) gives): the same values as contiguous inputs.
+  const CaseSpec s = spec(2, 4, 2, 24, 16, 2, {0, 5}, data::DType::f64);
+  const TorchCase c = to_device(make_case(s), at::kCPU);
+  auto proj = [](const at::Tensor& x) { return x.transpose(1, 2).contiguous().transpose(1, 2); };
+  c10::AutoGradMode on(true);
+  const Leaves a(c);
+  std::vector<at::Tensor> k, v;
+  for (size_t m = 0; m < a.k.size(); ++m) {
+    k.push_back(proj(a.k[m]).detach().requires_grad_(true));
+    v.push_back(proj(a.v[m]).detach().requires_grad_(true));
+  }
+  const at::Tensor q = proj(a.q).detach().requires_grad_(true);
+  const auto r1 = FlashBackend::apply(a.q, a.k, a.v, c.valid_len_host, c.scale, {});
+  const auto r2 = FlashBackend::apply(q, k, v, c.valid_len_host, c.scale, {});
+  EXPECT_LE((r1[0] - r2[0]).abs().max().item<double>(), 1e-14);
+  const auto g1 = torch::autograd::grad({r1[0]}, {a.q, a.k[0], a.k[2], a.v[1]}, {c.grad_out});
+  const auto g2 = torch::autograd::grad({r2[0]}, {q, k[0], k[2], v[1]}, {proj(c.grad_out)});
+  for (size_t i = 0; i < g1.size(); ++i) EXPECT_LE((g1[i] - g2[i]).abs().max().item<double>(), 1e-14) << i;
 }
 
 }  // namespace

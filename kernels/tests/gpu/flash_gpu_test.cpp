@@ -183,16 +183,49 @@ TEST_P(FusedMerge, AgreesWithComposedForwardAndBackward) {
   EXPECT_LE(out_rel, 1.6e-2) << "out";  // one bf16 rounding of fp32 values that differ in order
   EXPECT_LE(lse_abs, 1e-4) << "lse";
 
+  // In place: the merge overwrites out0 and returns it, with the same values.
+  const at::Tensor out0_copy = b0.out0.clone();
+  const auto fi = detail::merge_forward(detail::MergeImpl::fused_cuda, q, k, v, out0_copy, b0.lse0,
+                                        m.rows, scale, {}, /*out_in_place=*/true);
+  EXPECT_EQ(fi.out.data_ptr(), out0_copy.data_ptr());
+  EXPECT_TRUE(at::equal(fi.out, ff.out)) << "in-place forward differs";
+
+  // The [B, L, heads, D] storage of projections, read through strides: bit-for-bit the same.
+  auto strided = [](const at::Tensor& x) { return x.transpose(1, 2).contiguous().transpose(1, 2); };
+  std::vector<at::Tensor> ks, vs;
+  for (size_t i = 0; i < k.size(); ++i) {
+    ks.push_back(strided(k[i]));
+    vs.push_back(strided(v[i]));
+  }
+  const at::Tensor qs = strided(q);
+  const auto fs = detail::merge_forward(detail::MergeImpl::fused_cuda, qs, ks, vs, strided(b0.out0),
+                                        b0.lse0, m.rows, scale);
+  EXPECT_EQ(fs.out.strides(), qs.strides()) << "a new output takes q's layout";
+  EXPECT_TRUE(at::equal(fs.out, ff.out)) << "strided forward differs";
+
   const at::Tensor valid = detail::valid_row_mask(m.rows, m.L, q.device()).unsqueeze(-1);
   const at::Tensor g = g0 * valid.to(g0.scalar_type());
-  const auto bc = detail::merge_backward(detail::MergeImpl::composed, q, k, v, g, fc.out, fc.lse, m.rows, scale);
-  const auto bf = detail::merge_backward(detail::MergeImpl::fused_cuda, q, k, v, g, fc.out, fc.lse, m.rows, scale);
-  const double dq_rel = max_rel(bf.dq, bc.dq);
-  EXPECT_LE(dq_rel, 1e-4) << "dq (fp32)";
+  const at::Tensor dq0 = at::randn({m.B, m.H, m.L, m.D}, opts) * valid.to(g0.scalar_type());
+  using detail::MergeImpl;
+  const at::Tensor dqc = detail::merge_backward_dq(MergeImpl::composed, q, k, v, g, fc.out, fc.lse, m.rows, scale, dq0);
+  at::Tensor dq0_copy = dq0.clone();
+  const at::Tensor dqf = detail::merge_backward_dq(MergeImpl::fused_cuda, q, k, v, g, fc.out, fc.lse, m.rows, scale, dq0_copy);
+  EXPECT_EQ(dqf.data_ptr(), dq0_copy.data_ptr()) << "the fused dq is written into dq0";
+  const double dq_rel = max_rel(dqf, dqc);
+  EXPECT_LE(dq_rel, 1.6e-2) << "dq";  // both sum in fp32 and round once
+  const at::Tensor dqs = detail::merge_backward_dq(MergeImpl::fused_cuda, qs, ks, vs, strided(g),
+                                                   strided(fc.out), fc.lse, m.rows, scale, strided(dq0));
+  EXPECT_TRUE(at::equal(dqs, dqf)) << "strided dq differs";
   double dk_rel = 0, dv_rel = 0;
-  for (size_t i = 0; i < bc.dk.size(); ++i) {
-    dk_rel = std::max(dk_rel, max_rel(bf.dk[i], bc.dk[i]));
-    dv_rel = std::max(dv_rel, max_rel(bf.dv[i], bc.dv[i]));
+  for (int64_t i = 1; i <= m.t; ++i) {
+    const auto bc = detail::merge_backward_block(MergeImpl::composed, i, q, k, v, g, fc.out, fc.lse, m.rows, scale);
+    const auto bf = detail::merge_backward_block(MergeImpl::fused_cuda, i, q, k, v, g, fc.out, fc.lse, m.rows, scale);
+    dk_rel = std::max(dk_rel, max_rel(bf.dk, bc.dk));
+    dv_rel = std::max(dv_rel, max_rel(bf.dv, bc.dv));
+    const auto bs = detail::merge_backward_block(MergeImpl::fused_cuda, i, qs, ks, vs, strided(g),
+                                                 strided(fc.out), fc.lse, m.rows, scale);
+    EXPECT_EQ(bs.dk.strides(), ks[size_t(i)].strides()) << "dk takes k's layout";
+    EXPECT_TRUE(at::equal(bs.dk, bf.dk) && at::equal(bs.dv, bf.dv)) << "strided block " << i << " differs";
   }
   EXPECT_LE(dk_rel, 1.6e-2) << "dk";
   EXPECT_LE(dv_rel, 1.6e-2) << "dv";
