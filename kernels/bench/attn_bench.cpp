@@ -3,13 +3,15 @@
 // `attn-harness report` reads the JSON this writes (--benchmark_out=FILE
 // --benchmark_out_format=json).
 //
-// Workloads (inputs random bf16, created once outside the timed region):
+// Workloads (inputs random bf16, created once outside the timed region, in the layout a
+// projection gives them in training: [B, L, heads, D] storage viewed as [B, heads, L, D]):
 //   train_step  T TTT steps: step t = 0..T-1 attends over cache blocks 0..t with a fresh q_t;
 //               the forward of all T steps, then one backward with grad_out g_t for every step.
 //   fwd         one forward at t = T - 1 (with autograd recording, as in training).
 //   bwd         the backward of that one step (its forward runs outside the timed region).
 // Backends: flash (FlashBackend::apply), floor (the same call on block 0 alone: no singletons),
-// sdpa (the eager explicit-mask composition of kernels/sdpa_backend.cpp, autograd backward).
+// sdpa (kern::sdpa_forward, the sdpa backend's eager explicit-mask composition; autograd
+// backward).
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
@@ -40,6 +42,7 @@
 #endif
 
 #include "kernels/flash_backend.hpp"
+#include "kernels/sdpa_backend.hpp"
 
 #ifndef ATTN_BENCH_COMMIT
 #define ATTN_BENCH_COMMIT "unknown"
@@ -320,34 +323,6 @@ double measure_gemm_tflops() {
 
 // ---- backends --------------------------------------------------------------------------------
 
-/// The sdpa backend's forward (kernels/sdpa_backend.cpp, no padding): scores Q K0^T s + the
-/// additive causal mask in the input dtype, singleton columns, softmax in fp32 cast back,
-/// products in the input dtype, K and V repeated over the GQA groups. Autograd records it.
-at::Tensor sdpa_forward(const at::Tensor& q, const std::vector<at::Tensor>& k,
-                        const std::vector<at::Tensor>& v, const at::Tensor& mask, double scale) {
-  const int64_t t = static_cast<int64_t>(k.size()) - 1, L = q.size(2);
-  const int64_t G = q.size(1) / k[0].size(1);
-  const at::ScalarType dtype = q.scalar_type();
-  const at::Tensor k0 = G > 1 ? k[0].repeat_interleave(G, 1) : k[0];
-  const at::Tensor v0 = G > 1 ? v[0].repeat_interleave(G, 1) : v[0];
-  std::vector<at::Tensor> columns{at::matmul(q, k0.transpose(-1, -2)) * scale + mask};
-  std::vector<at::Tensor> v_rep;
-  for (int64_t m = 1; m <= t; ++m) {
-    columns.push_back((q * (G > 1 ? k[m].repeat_interleave(G, 1) : k[m])).sum(-1, true) * scale);
-    v_rep.push_back(G > 1 ? v[m].repeat_interleave(G, 1) : v[m]);
-  }
-  const at::Tensor scores = t > 0 ? at::cat(columns, -1) : columns[0];
-  const at::Tensor p = at::softmax(scores.to(at::kFloat), -1).to(dtype);
-  at::Tensor out = at::matmul(p.narrow(-1, 0, L), v0);
-  for (int64_t m = 1; m <= t; ++m) out = out + p.narrow(-1, L + m - 1, 1) * v_rep[m - 1];
-  return out;
-}
-
-at::Tensor sdpa_mask(int64_t L, const at::TensorOptions& opts) {
-  const double lowest = -3.3895313892515355e38;  // finfo(bf16).min
-  return at::full({L, L}, lowest, opts).triu(1).view({1, 1, L, L});
-}
-
 struct Inputs {
   std::vector<at::Tensor> q, g, k, v;  // q_t, g_t for t < T; k_m, v_m for m < T
   std::vector<int64_t> valid_len;
@@ -364,7 +339,7 @@ at::Tensor step_forward(const std::string& backend, const Inputs& in, const at::
   std::vector<at::Tensor> k(in.k.begin(), in.k.begin() + t + 1), v(in.v.begin(), in.v.begin() + t + 1);
   if (backend == "flash")
     return attn::kern::FlashBackend::apply(q, k, v, in.valid_len, in.scale, attn::kern::FlashOptions{})[0];
-  return sdpa_forward(q, k, v, mask, in.scale);
+  return attn::kern::sdpa_forward(q, k, v, mask, in.scale).out;
 }
 
 // ---- FLOPs -----------------------------------------------------------------------------------
@@ -439,11 +414,14 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
     {
       c10::NoGradGuard no_grad;
       const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device());
+      // [B, L, heads, D] storage seen as [B, heads, L, D], as q_proj(x).view(B, L, H, D)
+      // .transpose(1, 2) gives it (and grad_out arrives through out.transpose(1, 2)).
+      auto projected = [&](int64_t heads) { return at::randn({B, L, heads, D}, opts).transpose(1, 2); };
       for (int64_t t = 0; t < T; ++t) {
-        in.q.push_back(at::randn({B, H, L, D}, opts).requires_grad_(true));
-        in.g.push_back(at::randn({B, H, L, D}, opts));
-        in.k.push_back(at::randn({B, Hkv, L, D}, opts).requires_grad_(true));
-        in.v.push_back(at::randn({B, Hkv, L, D}, opts).requires_grad_(true));
+        in.q.push_back(projected(H).requires_grad_(true));
+        in.g.push_back(projected(H));
+        in.k.push_back(projected(Hkv).requires_grad_(true));
+        in.v.push_back(projected(Hkv).requires_grad_(true));
       }
     }
     in.valid_len.assign(static_cast<size_t>(B), L);
@@ -455,7 +433,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
     auto one = [&]() -> std::pair<double, double> {
       if (s.workload == "bwd") {
         const int64_t t = T - 1;
-        const at::Tensor mask = s.backend == "sdpa" ? sdpa_mask(L, opts) : at::Tensor();
+        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
         at::Tensor out = step_forward(s.backend, in, in.q[t], t, mask);
         std::vector<at::Tensor> wrt{in.q[t]};
         const int64_t blocks = s.backend == "floor" ? 1 : t + 1;
@@ -474,7 +452,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
       const int64_t before = allocated_now();
       reset_peak();
       const double ms = time_ms([&] {
-        const at::Tensor mask = s.backend == "sdpa" ? sdpa_mask(L, opts) : at::Tensor();
+        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
         if (s.workload == "fwd") {
           at::Tensor out = step_forward(s.backend, in, in.q[T - 1], T - 1, mask);
           (void)out;
