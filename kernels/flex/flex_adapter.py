@@ -72,8 +72,10 @@ def read_case(path, device):
     return case
 
 
-def ttt_block_mask(valid_len, t, B, L, device):
-    """The TTT block mask over the concatenated cache (DESIGN.md section 2, flex)."""
+def ttt_block_mask(valid_len, t, B, L, device, make=create_block_mask):
+    """The TTT block mask over the concatenated cache (DESIGN.md section 2, flex). `make`:
+    create_block_mask, or torch.compile(create_block_mask), which never materialises the dense
+    L x L(t+1) boolean mask (what training code uses at long L)."""
     n_valid = valid_len - t
 
     def mask_mod(b, h, q_idx, kv_idx):
@@ -82,7 +84,7 @@ def ttt_block_mask(valid_len, t, B, L, device):
         row_ok = (q_idx < n_valid[b]) & (j < n_valid[b])
         return row_ok & (((block == 0) & (j <= q_idx)) | ((block > 0) & (j == q_idx)))
 
-    return create_block_mask(mask_mod, B=B, H=None, Q_LEN=L, KV_LEN=L * (t + 1), device=device)
+    return make(mask_mod, B, None, L, L * (t + 1), device=device)
 
 
 def run_flex(case, backward=True, with_lse=True, compiled=None):
@@ -206,7 +208,7 @@ class _Timer:
         return (time.perf_counter() - t0) * 1e3, 0
 
 
-def _bench_one(fn, workload, B, H, Hkv, L, D, T, device, timer, reps, iters, warmup):
+def _bench_one(fn, make_mask, workload, B, H, Hkv, L, D, T, device, timer, reps, iters, warmup):
     """One benchmark: returns (list of (ms, peak) per repetition, compile seconds)."""
     dtype = torch.bfloat16
     scale = 1.0 / math.sqrt(D)
@@ -215,17 +217,22 @@ def _bench_one(fn, workload, B, H, Hkv, L, D, T, device, timer, reps, iters, war
     need_grad = workload != "fwd"
     if device.type == "cpu" and need_grad:
         raise NotImplementedError("unsupported: torch flex_attention on the CPU is forward-only")
-    q = [torch.randn(B, H, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
-    g = [torch.randn(B, H, L, D, device=device, dtype=dtype) for _ in range(T)]
-    k = [torch.randn(B, Hkv, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
-    v = [torch.randn(B, Hkv, L, D, device=device, dtype=dtype).requires_grad_(need_grad) for _ in range(T)]
+
+    def projected(heads):  # [B, L, heads, D] storage seen as [B, heads, L, D], as attn-bench
+        return torch.randn(B, L, heads, D, device=device, dtype=dtype).transpose(1, 2)
+
+    q = [projected(H).requires_grad_(need_grad) for _ in range(T)]
+    g = [projected(H) for _ in range(T)]
+    k = [projected(Hkv).requires_grad_(need_grad) for _ in range(T)]
+    v = [projected(Hkv).requires_grad_(need_grad) for _ in range(T)]
     valid_len = torch.full((B,), L, dtype=torch.long, device=device)
 
     def step(t):
-        # Cache concatenation and block mask creation are part of the step (the real cost).
+        # Cache concatenation and block mask creation are part of the step, as in training (the
+        # mask depends on valid_len and t); the mask is built by the compiled create_block_mask.
         k_cat = torch.cat(k[:t + 1], dim=2) if t > 0 else k[0]
         v_cat = torch.cat(v[:t + 1], dim=2) if t > 0 else v[0]
-        mask = ttt_block_mask(valid_len, t, B, L, device)
+        mask = ttt_block_mask(valid_len, t, B, L, device, make=make_mask)
         return fn(q[t], k_cat, v_cat, block_mask=mask, scale=scale, enable_gqa=group > 1, **options)
 
     def train_step(_):
@@ -288,6 +295,7 @@ def bench(args):
         if hasattr(torch._dynamo.config, limit):  # T steps compile T shapes each; never fall back to eager
             setattr(torch._dynamo.config, limit, max(getattr(torch._dynamo.config, limit), 256))
     fn = torch.compile(flex_attention, dynamic=False)
+    make_mask = torch.compile(create_block_mask) if device.type == "cuda" else create_block_mask
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     context = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_name": os.uname().nodename,
                "executable": "kernels/flex/flex_adapter.py bench", "num_cpus": os.cpu_count(),
@@ -296,6 +304,7 @@ def bench(args):
                "torch_version": torch.__version__, "gemm_bf16_tflops": gemm, "commit": args.commit}
     entries = []
     oom_at = {}
+    started = time.monotonic()
     for preset in presets:
         H, Hkv, D = _PRESETS[preset]
         B = args.batch
@@ -311,9 +320,11 @@ def bench(args):
                     error = None
                     if key in oom_at and oom_at[key] < L:
                         error = "OOM: skipped (smaller L ran out of memory)"
+                    elif args.budget_s and time.monotonic() - started > args.budget_s:
+                        error = f"skipped: the sweep's time budget (--budget-s {args.budget_s:g}) ran out"
                     else:
                         try:
-                            results, compile_s = _bench_one(fn, workload, B, H, Hkv, L, D, T, device,
+                            results, compile_s = _bench_one(fn, make_mask, workload, B, H, Hkv, L, D, T, device,
                                                             timer, args.reps, iters, args.warmup)
                         except NotImplementedError as e:
                             error = str(e)
@@ -386,6 +397,8 @@ def main():
     ben.add_argument("--warmup", type=int, default=2, help="runs before timing, the compiling one included")
     ben.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     ben.add_argument("--commit", default="unknown")
+    ben.add_argument("--budget-s", type=float, default=0,
+                     help="start no new benchmark after this many seconds; the rest are recorded as skipped")
     ben.add_argument("--out", required=True)
     args = parser.parse_args()
     try:
