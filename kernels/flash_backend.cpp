@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -155,21 +156,25 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
     const at::Tensor &q = saved[0], &k0 = saved[1], &v0 = saved[2], &out = saved[3], &lse = saved[4];
     const int64_t L = q.size(2);
 
-    // The contract ignores grad_out on invalid rows; there out = 0, so delta = 0 as well.
+    // The contract ignores grad_out on invalid rows (the last t rows of every sequence at
+    // least). Instead of a zeroed copy of grad_out, block 0 gets lse = +inf there, so
+    // p_ij = exp(a_ij - lse_i) = 0 and the rows contribute exactly nothing (out = 0 there makes
+    // delta_i = 0 as well); the singleton code skips invalid rows itself.
     const bool all_valid =
         std::all_of(a.rows.begin(), a.rows.end(), [L](int64_t n) { return n == L; });
     const at::Tensor valid = detail::valid_row_mask(a.rows, L, q.device());  // [B, 1, L]
     at::Tensor g = grads[0].defined() ? grads[0] : at::zeros_like(out);
-    if (!all_valid) g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
 
     // Block 0 under the merged normaliser: p_ij = exp(a_ij - lse_i), delta_i = g_i . out_i.
-    // Invalid rows get lse0 (finite, p <= 1), where g = 0 and out = 0 make them contribute 0.
     const detail::Block0Forward& b0 = st.block0;
     detail::Block0Grads g0;
     if (a.defect == Defect::block0_own_lse) {
+      // The shipped bug, as it was: block 0's own out and LSE, grad_out zeroed on invalid rows.
+      if (!all_valid) g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
       g0 = detail::block0_backward(b0, q, k0, v0, g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
     } else {
-      const at::Tensor lse_b0 = all_valid ? lse : at::where(valid, lse, b0.lse0.to(lse.scalar_type()));
+      const at::Tensor lse_b0 =
+          all_valid ? lse : at::where(valid, lse, std::numeric_limits<double>::infinity());
       g0 = detail::block0_backward(b0, q, k0, v0, g, out, lse_b0, a.scale);
     }
     const at::ScalarType dtype = q.scalar_type();

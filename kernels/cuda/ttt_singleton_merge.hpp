@@ -48,7 +48,7 @@ struct MergeBwdParams {
   Shape shape;
   float scale = 0.f;
   const void* q = nullptr;    Strides3 q_st;
-  const void* g = nullptr;    Strides3 g_st;    ///< zero on invalid rows
+  const void* g = nullptr;    Strides3 g_st;    ///< not read on invalid rows
   const void* out = nullptr;  Strides3 out_st;  ///< merged output
   const float* lse = nullptr;                   ///< merged, contiguous [B, H, L]
   const void* k[kMaxSingletons] = {};  Strides3 k_st[kMaxSingletons];

@@ -63,9 +63,8 @@ struct Block0Grads {
 };
 
 /// The block-0 backward taking probabilities p_ij = exp(s q_i.k0_j - lse_i) (causal) and
-/// delta_i = g_i . out_i. g must be zero on invalid rows; out and lse: [B, H, L, D] and
-/// [B, H, L], finite on every row (pass lse0 on invalid rows, where g = 0 and out = 0 make
-/// every contribution exactly zero).
+/// delta_i = g_i . out_i; out and lse: [B, H, L, D] and [B, H, L]. A row contributes exactly
+/// nothing when its lse is +inf and its out is 0 (p = 0, delta = 0), whatever g holds there.
 Block0Grads block0_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& k0,
                             const at::Tensor& v0, const at::Tensor& g, const at::Tensor& out,
                             const at::Tensor& lse, double scale);

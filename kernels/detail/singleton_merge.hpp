@@ -43,7 +43,7 @@ MergeForward merge_forward(MergeImpl impl, const at::Tensor& q, at::TensorList k
                            const MergeDefects& defects = {}, bool out_in_place = false);
 
 /// The backward is split so that a caller can hand each block's gradients to autograd as soon
-/// as they exist (kernels/flash_backend.cpp): g is grad_out [B, H, L, D], zero on invalid rows;
+/// as they exist (kernels/flash_backend.cpp): g is grad_out [B, H, L, D] (invalid rows are skipped, whatever g holds there);
 /// out, lse are the merged forward results.
 
 /// dq of the step: dq0 (block 0's dq, [B, H, L, D] in the input dtype) plus the singleton part
