@@ -5,16 +5,18 @@
 # Usage: scripts/nightly_bench.sh OUT_DIR [BUILD_DIR]
 # Environment:
 #   BENCH_ARGS    extra attn-bench flags (grid selection), default: the full grid
-#   FLEX_ARGS     flex grid flags, default: see below
-#   FLEX_BUDGET_S flex starts no new benchmark after this many seconds (default 330)
+#   FLEX_ARGS     one flex sweep with these flags instead of the default sweeps below
+#   NIGHTLY_DEADLINE_S  seconds from the start by which flex starts no new benchmark
 #   PREVIOUS      an earlier run's merged JSON for the report's change table
+#   ATTN_COMMIT   the commit recorded in the results (default: git rev-parse of this tree)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$1
 build=${2:-$root/build-gpu}
 mkdir -p "$out"
+script_start=$(date +%s)
 python=${ATTN_PYTHON:-python3}
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=${ATTN_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 [ -x "$build/kernels/bench/attn-bench" ] || bash "$root/scripts/build_cuda.sh" "$build" "$out" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$out/gpu.txt" 2>&1
 
@@ -24,20 +26,39 @@ start=$(date +%s)
   --benchmark_out="$out/attn_bench.json" --benchmark_out_format=json >"$out/attn_bench.log" 2>&1
 echo "attn-bench rc=$? in $(( $(date +%s) - start )) s" >&2
 
-# flex: every preset at T = 7 (the headline T) for the training step, T = 1 and 3 for the
-# reference preset; torch.compile per shape makes the full flex grid too slow for one session.
-start=$(date +%s)
-flex_args=${FLEX_ARGS:---presets llama3-8b-mha,llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 7 --workloads train_step}
-# shellcheck disable=SC2086
-"$python" "$root/kernels/flex/flex_adapter.py" bench $flex_args --commit "$commit" \
-  --budget-s "${FLEX_BUDGET_S:-330}" --out "$out/flex_bench.json" >"$out/flex_bench.log" 2>&1
-echo "flex bench rc=$? in $(( $(date +%s) - start )) s" >&2
+# flex in three sweeps: the reference preset's training step over T 1, 3, 7, its single-step
+# workloads at T = 7, then the GQA presets' training step at T = 7. (The C++ grid's fwd / bwd at T 1 and 3 and the GQA
+# presets at T 1 and 3 are left to attn-bench: flex compiles per preset and the sweep has a
+# time budget.) NIGHTLY_DEADLINE_S (seconds from the start of this script; 0: none) sets each
+# sweep's --budget-s from the time left, keeping 60 s for the benchmark running at the deadline.
+flex_sweep() {  # NAME ARGS...
+  local name=$1; shift
+  local budget=0
+  if [ "${NIGHTLY_DEADLINE_S:-0}" -gt 0 ]; then
+    budget=$(( NIGHTLY_DEADLINE_S - ($(date +%s) - script_start) - 60 ))
+    [ "$budget" -gt 0 ] || { echo "flex $name: no time left before the deadline" >&2; return; }
+  fi
+  local t=$(date +%s)
+  "$python" "$root/kernels/flex/flex_adapter.py" bench "$@" --commit "$commit" \
+    --budget-s "$budget" --out "$out/$name.json" >"$out/$name.log" 2>&1
+  echo "flex $name rc=$? in $(( $(date +%s) - t )) s" >&2
+}
+# shellcheck disable=SC2086  # FLEX_ARGS is a list of flags
+if [ -n "${FLEX_ARGS:-}" ]; then
+  flex_sweep flex_bench $FLEX_ARGS
+else
+  flex_sweep flex_mha --presets llama3-8b-mha --ttt 1,3,7 --workloads train_step
+  flex_sweep flex_mha_step --presets llama3-8b-mha --ttt 7 --workloads fwd,bwd
+  flex_sweep flex_gqa --presets llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 7 --workloads train_step
+fi
+flex_files=()
+for f in "$out"/flex_*.json; do [ -e "$f" ] && flex_files+=("$f"); done
 
-report=("$build/attn-harness" report "$out/attn_bench.json" "$out/flex_bench.json" -o "$out/report")
+report=("$build/attn-harness" report "$out/attn_bench.json" "${flex_files[@]}" -o "$out/report")
 [ -n "${PREVIOUS:-}" ] && report+=(--previous "$PREVIOUS")
 if command -v gnuplot >/dev/null; then
   "${report[@]}"
 else
   echo "gnuplot is not installed here; make the report elsewhere with: attn-harness report" \
-       "attn_bench.json flex_bench.json -o report" >&2
+       "attn_bench.json flex_*.json -o report" >&2
 fi
