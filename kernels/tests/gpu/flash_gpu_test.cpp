@@ -62,16 +62,30 @@ TEST_P(GpuGate, FlashWithinProvisionalRuleOfSdpa) {
   EXPECT_EQ(invalid_rows_max_abs(fo.dq, in), 0.0);
 }
 
+double max_rel(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
+  const double s = std::max(y.abs().max().item<double>(), 1e-30);
+  return (x - y).abs().max().item<double>() / s;
+}
+
 TEST_P(GpuGate, MutantOwnLseIsCaught) {
   const CaseSpec s = GetParam();
-  if (s.t == 0) GTEST_SKIP() << "t = 0: the merged and own LSE coincide";
-  if (s.L > 1024) GTEST_SKIP() << "mutant checked on the smaller cases only";
   const data::CaseInputs in = make_case(s);
-  const ref::TttResult r = reference(in);
   const TorchCase c = to_device(in, at::Device(at::kCUDA, 0));
   FlashOptions bug;
   bug.defect = FlashOptions::Defect::block0_own_lse;
   const TorchOutputs mo = FlashBackend(bug, "flash-mutant").run(c);
+  if (s.t == 0) {
+    // No singletons: the merged output and LSE are block 0's own, so the defect is invisible by
+    // construction and the mutant gives flash's gradients, up to the order of the flash
+    // backward's fp32 atomic adds (the mutant runs the composed merge, flash the fused one).
+    const TorchOutputs fo = FlashBackend().run(c);
+    EXPECT_LE(max_rel(mo.dq, fo.dq), 1e-2);
+    EXPECT_LE(max_rel(mo.dk[0], fo.dk[0]), 1e-2);
+    EXPECT_LE(max_rel(mo.dv[0], fo.dv[0]), 1e-2);
+    return;
+  }
+  const ref::TttResult r = reference(in);
   const TorchOutputs so = SdpaBackend().run(c);
   std::string report;
   const std::string failed =
@@ -148,12 +162,6 @@ void PrintTo(const MergeShape& m, std::ostream* os) {
 }
 
 class FusedMerge : public Gpu, public ::testing::WithParamInterface<MergeShape> {};
-
-double max_rel(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
-  const double s = std::max(y.abs().max().item<double>(), 1e-30);
-  return (x - y).abs().max().item<double>() / s;
-}
 
 TEST_P(FusedMerge, AgreesWithComposedForwardAndBackward) {
   const MergeShape m = GetParam();
