@@ -71,7 +71,7 @@ struct StepState : torch::CustomClassHolder {
   detail::Block0Forward block0;     ///< kernel state for the block-0 backward
   std::vector<at::Tensor> k, v;     ///< blocks 0..t (block 0 unused here)
   at::Tensor q, out, out_for_delta, lse;
-  at::Tensor g;                     ///< grad_out zeroed on invalid rows, set by the backward
+  at::Tensor g;                     ///< grad_out as received (invalid rows are not read), set by the backward
   int64_t pending = 0;              ///< singleton nodes still to run in this backward
 };
 
