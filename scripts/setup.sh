@@ -14,12 +14,13 @@ venv=${ATTN_VENV:-$HOME/.cache/attn-harness/venv}
 torch_version=2.11.0
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. Debian packages (skipped when all are installed, e.g. on the GPU image). The optional ones
-#    (report charts and their rendering test) only warn when they cannot be installed.
+# 1. Debian packages (skipped when all are installed, e.g. on the GPU image); gnuplot draws the
+#    report's charts. The optional ones (the report's rendering test) only warn when they
+#    cannot be installed.
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev libhdf5-dev hdf5-tools
           libcli11-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev python3-venv python3-pip
-          python3-dev python3-h5py python3-numpy)
-optional_packages=(gnuplot-nox fonts-dejavu-core chromium)
+          python3-dev python3-h5py python3-numpy gnuplot-nox)
+optional_packages=(fonts-dejavu-core chromium)
 missing_of() {
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"

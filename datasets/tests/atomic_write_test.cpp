@@ -98,18 +98,34 @@ TEST_F(AtomicWrite, BlockedTemporaryPathFailsCleanly) {
   expect_untouched();
 }
 
+/// Root ignores directory permissions: while it lives, this acts as user "nobody" (the real
+/// user id stays root, so the effective one can be restored).
+class ActAsNobody {
+ public:
+  ActAsNobody() : was_(::geteuid()) {
+    if (was_ == 0) EXPECT_EQ(::seteuid(65534), 0) << "seteuid(nobody)";
+  }
+  ~ActAsNobody() {
+    if (was_ == 0) EXPECT_EQ(::seteuid(0), 0) << "seteuid(root)";
+  }
+  ActAsNobody(const ActAsNobody&) = delete;
+  ActAsNobody& operator=(const ActAsNobody&) = delete;
+
+ private:
+  uid_t was_;
+};
+
 TEST_F(AtomicWrite, UnwritableDirectory) {
-  if (::geteuid() == 0)
-    GTEST_SKIP()
-        << "running as root, which ignores directory permissions; "
-           "BlockedTemporaryPathFailsCleanly covers a temporary file that cannot be created";
   ::chmod(dir_.path().c_str(), 0555);
-  EXPECT_THROW(
-      write_producer(
-          file_,
-          ProducerOutputs{"x", {}, random_outputs(c_.config, DType::f32, DType::f32, DType::f32)}),
-      InputError);
-  EXPECT_THROW(write_case(file_, c_), InputError);
+  {
+    const ActAsNobody nobody;
+    EXPECT_THROW(
+        write_producer(
+            file_,
+            ProducerOutputs{"x", {}, random_outputs(c_.config, DType::f32, DType::f32, DType::f32)}),
+        InputError);
+    EXPECT_THROW(write_case(file_, c_), InputError);
+  }
   ::chmod(dir_.path().c_str(), 0755);
   expect_untouched();
 }
