@@ -263,34 +263,26 @@ void flush_l2() {
 #endif
 }
 
-int64_t allocated_now() {
+/// The caching allocator's allocated bytes on the current device: now, or the peak since
+/// reset_peak() (0 on the CPU, which keeps no such statistics).
+int64_t allocated_bytes(bool peak) {
 #if ATTN_WITH_CUDA
   if (on_cuda()) {
-    const auto dev = c10::cuda::current_device();
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(dev)
-        .allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-        .current;
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device());
+    const auto& stat = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)];
+    return peak ? stat.peak : stat.current;
   }
 #endif
+  (void)peak;
   return 0;
 }
+int64_t allocated_now() { return allocated_bytes(false); }
+int64_t allocated_peak() { return allocated_bytes(true); }
 
 void reset_peak() {
 #if ATTN_WITH_CUDA
   if (on_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());
 #endif
-}
-
-int64_t allocated_peak() {
-#if ATTN_WITH_CUDA
-  if (on_cuda()) {
-    const auto dev = c10::cuda::current_device();
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(dev)
-        .allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
-        .peak;
-  }
-#endif
-  return 0;
 }
 
 void free_cached() {
