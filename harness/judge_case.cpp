@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <optional>
-#include <set>
-#include <sstream>
 
-#include "datasets/case_file.hpp"
 #include "datasets/errors.hpp"
+#include "datasets/input_hash.hpp"
 
 namespace attn::cli {
 
@@ -18,65 +16,88 @@ std::string producer_list(const std::vector<std::string>& names) {
 
 namespace {
 
-/// A producer may record only some tensors (flex on CPU records out alone): its provenance
-/// attribute `tensors` then lists them ("out", "out,lse"; "all" or absent: everything), and
-/// only those are judged.
-report::GateProfile restrict_to_recorded(report::GateProfile profile,
-                                         const data::ProducerOutputs& candidate) {
-  const auto it = candidate.provenance.find("tensors");
-  if (it == candidate.provenance.end() || it->second == "all") return profile;
-  std::set<std::string> listed;
-  std::stringstream list(it->second);
-  for (std::string item; std::getline(list, item, ',');) listed.insert(item);
-  for (auto r = profile.rules.begin(); r != profile.rules.end();) {
-    const std::string kind = r->first.substr(0, r->first.find_first_of("0123456789"));
-    if (listed.count(r->first) || listed.count(kind))
-      ++r;
-    else
-      r = profile.rules.erase(r);
+/// The command that records producer `name` again (its recorded backend when it has one).
+std::string record_command(const data::CaseManifest& m, const std::string& name,
+                           const data::RecordInfo* r) {
+  std::string backend = name;
+  if (r) {
+    const auto it = r->provenance.find("backend");
+    if (it != r->provenance.end() && !it->second.empty()) backend = it->second;
   }
-  if (profile.rules.empty())
-    throw data::InputError("producer '" + candidate.name + "' records only '" + it->second +
-                           "', none of which profile " + profile.name + " judges");
-  return profile;
+  return "`attn-harness run " + m.path.string() + " --backend " + backend +
+         (backend != name ? " --as " + name : "") + "`";
 }
 
 }  // namespace
 
-report::CaseComparison judge_case(const std::filesystem::path& path, const JudgeRequest& rq) {
-  const data::CaseInputs in = data::read_case_inputs(path);
-  const std::vector<std::string> producers = data::list_producers(path);
-  const auto has = [&](const std::string& n) {
-    return std::find(producers.begin(), producers.end(), n) != producers.end();
-  };
-  if (!has(rq.candidate))
-    throw data::InputError(path.string() + ": no recorded producer '" + rq.candidate +
-                           "' to judge (producers: " + producer_list(producers) +
-                           "); record one with `attn-harness run` or write /outputs/" +
-                           rq.candidate);
-  const bool want_baseline = !rq.baseline.empty();
-  if (want_baseline && !has(rq.baseline) && (rq.profile.needs_baseline() || rq.baseline_explicit))
+const data::RecordInfo& require_current_producer(const data::CaseManifest& m,
+                                                 const std::string& name,
+                                                 const std::string& hash,
+                                                 const std::string& role) {
+  const data::RecordInfo* r = m.find_producer(name);
+  if (!r)
     throw data::InputError(
-        path.string() + ": no recorded baseline producer '" + rq.baseline + "' (producers: " +
-        producer_list(producers) + ")" +
-        (rq.profile.needs_baseline()
-             ? "; profile " + rq.profile.name + " is relative and needs one (an absolute profile "
-               "such as abs-bf16 judges without a baseline)"
-             : ""));
+        m.path.string() + ": no recorded " + role + " '" + name + "' (producers: " +
+        producer_list(m.producer_names()) + "); record it with " + record_command(m, name, nullptr) +
+        (m.format == data::CaseFormat::folder
+             ? ", or write " + (m.path / data::kOutputsFolderName / (name + ".h5")).string() +
+                   " from your own code (docs/case-format.md)"
+             : " after `attn-harness unpack " + m.path.string() + " -o FOLDER`"));
+  switch (data::record_state(*r, hash)) {
+    case data::RecordState::damaged:
+      throw data::InputError(m.path.string() + ": " + role + " '" + name + "' cannot be read: " +
+                             r->damage + "; record it again with " + record_command(m, name, r));
+    case data::RecordState::stale:
+      throw data::InputError(m.path.string() + ": " + role + " '" + name +
+                             "' is stale: it was computed from inputs with hash " + r->input_hash +
+                             ", the case's inputs now hash to " + hash +
+                             "; record it again with " + record_command(m, name, r));
+    case data::RecordState::current:
+    case data::RecordState::unverified:
+      break;
+  }
+  return *r;
+}
+
+report::CaseComparison judge_case(const std::filesystem::path& path, const JudgeRequest& rq) {
+  const data::CaseManifest m = data::read_manifest(path);
+  const bool want_baseline = !rq.baseline.empty();
   if (!want_baseline && rq.profile.needs_baseline())
     throw data::InputError("profile " + rq.profile.name + " is relative and needs a baseline");
 
-  const data::ProducerOutputs candidate = data::read_producer(path, rq.candidate, in);
+  // The inputs are needed for their hash (which says what is current) and, when the reference
+  // is not cached, to compute it; they are released before the records are read.
+  std::string hash;
+  ReferenceResult ref;
+  {
+    const data::CaseInputs in = data::read_case_inputs(m);
+    hash = data::input_hash(in);
+    require_current_producer(m, rq.candidate, hash, "candidate");
+    // An absolute profile judges without the default baseline when the case has none.
+    if (want_baseline && (m.find_producer(rq.baseline) || rq.profile.needs_baseline() ||
+                          rq.baseline_explicit))
+      require_current_producer(m, rq.baseline, hash, "baseline");
+    ref = ensure_reference(m, in, hash, rq.reference);
+  }
+  const data::RecordInfo& cand_info = *m.find_producer(rq.candidate);
+  data::ProducerOutputs candidate{cand_info.name, cand_info.provenance, cand_info.input_hash,
+                                  data::read_record(m, cand_info)};
   std::optional<data::ProducerOutputs> baseline;
-  if (want_baseline && has(rq.baseline)) baseline = data::read_producer(path, rq.baseline, in);
-  const ReferenceResult ref = ensure_reference(path, in, rq.reference);
+  if (want_baseline)
+    if (const data::RecordInfo* b = m.find_producer(rq.baseline))
+      baseline = data::ProducerOutputs{b->name, b->provenance, b->input_hash, data::read_record(m, *b)};
 
-  const report::GateProfile profile = restrict_to_recorded(rq.profile, candidate);
-  report::CaseComparison c = report::compare_case(in, ref.reference, candidate,
-                                                  baseline ? &*baseline : nullptr, profile,
+  report::CaseComparison c = report::compare_case(m.config, m.valid_len, ref.reference, candidate,
+                                                  baseline ? &*baseline : nullptr, rq.profile,
                                                   rq.options);
   c.case_path = path.string();
-  c.input_hash = data::input_hash(in);
+  c.input_hash = hash;
+  for (const data::ProducerOutputs* p : {&candidate, baseline ? &*baseline : nullptr})
+    if (p && p->input_hash.empty())
+      c.notes.push_back(p->name + " was recorded without an input hash (a schema-1 file), so "
+                        "nothing ties it to these inputs; `attn-harness migrate` stamps it");
+  if (!ref.cached && !ref.not_cached.empty())
+    c.notes.push_back("the reference was computed but not cached: " + ref.not_cached);
   return c;
 }
 

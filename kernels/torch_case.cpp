@@ -34,28 +34,27 @@ data::DType host_dtype(at::ScalarType t) {
 }
 
 void check_shape(const data::Tensor& t, const std::vector<int64_t>& expected, const std::string& what) {
-  if (t.shape != expected || int64_t(t.values.size()) != t.numel())
+  if (t.shape != expected || !t.has_storage())
     throw data::InputError("case tensor " + what + ": expected shape " +
                            data::shape_string(expected) + ", found " + data::shape_string(t.shape) +
-                           " with " + std::to_string(t.values.size()) + " values");
+                           (t.has_storage() ? "" : " without values"));
 }
 
-// fp64 CPU tensor holding the values, then one rounding into `dtype`: exact, because the
-// values are already representable in the case dtype.
+// The case's values as a tensor of its own on `device` (one copy; backends may not write into
+// the case).
 at::Tensor to_tensor(const data::Tensor& t, at::ScalarType dtype, const at::Device& device) {
-  at::Tensor host = at::empty(t.shape, at::TensorOptions().dtype(at::kDouble));
-  std::copy(t.values.begin(), t.values.end(), host.data_ptr<double>());
-  return host.to(device, dtype);
+  const at::Tensor view = at::from_blob(const_cast<void*>(t.raw()), t.shape,
+                                        at::TensorOptions().dtype(dtype));
+  return device.is_cpu() ? view.clone() : view.to(device);
 }
 
 data::Tensor to_host_tensor(const at::Tensor& x) {
-  data::Tensor t;
-  if (!x.defined()) return t;
-  t.dtype = host_dtype(x.scalar_type());
-  t.shape = x.sizes().vec();
-  const at::Tensor h = x.detach().to(at::kCPU, at::kDouble).contiguous();
-  t.values.assign(h.data_ptr<double>(), h.data_ptr<double>() + h.numel());
-  return t;
+  if (!x.defined()) return data::Tensor();
+  const data::DType d = host_dtype(x.scalar_type());
+  const at::ScalarType stored = d == data::DType::bf16 ? at::kBFloat16 : d == data::DType::f32 ? at::kFloat : at::kDouble;
+  at::Tensor h = x.detach().to(at::kCPU, stored).contiguous();
+  auto holder = std::make_shared<at::Tensor>(h);
+  return data::Tensor::adopt(d, h.sizes().vec(), std::shared_ptr<void>(holder, h.data_ptr()));
 }
 
 /// On the CPU wheel of torch 2.11 (seen on a 2-core x86 VM) the first vectorized fp64 at::exp

@@ -23,7 +23,15 @@ CaseComparison compare_case(const data::CaseInputs& inputs, const data::Producer
                             const data::ProducerOutputs& candidate,
                             const data::ProducerOutputs* baseline, const GateProfile& profile,
                             CompareOptions options) {
-  const data::CaseConfig& c = inputs.config;
+  return compare_case(inputs.config, inputs.valid_len, reference, candidate, baseline, profile,
+                      options);
+}
+
+CaseComparison compare_case(const data::CaseConfig& c, const std::vector<int64_t>& valid_len,
+                            const data::ProducerOutputs& reference,
+                            const data::ProducerOutputs& candidate,
+                            const data::ProducerOutputs* baseline, const GateProfile& profile,
+                            CompareOptions options) {
   if (profile.needs_baseline() && !baseline)
     throw data::InputError("profile " + profile.name +
                            " is relative (err_c <= r * err_b + floor) and needs a baseline; "
@@ -35,8 +43,8 @@ CaseComparison compare_case(const data::CaseInputs& inputs, const data::Producer
 
   CaseComparison cc;
   cc.config = c;
-  cc.valid_len = inputs.valid_len;
-  cc.valid_rows = valid_rows(inputs.valid_len, c.t);
+  cc.valid_len = valid_len;
+  cc.valid_rows = valid_rows(valid_len, c.t);
   cc.candidate = {candidate.name, candidate.provenance};
   cc.reference = {reference.name, reference.provenance};
   if (baseline) cc.baseline = ProducerInfo{baseline->name, baseline->provenance};
@@ -44,9 +52,16 @@ CaseComparison compare_case(const data::CaseInputs& inputs, const data::Producer
   cc.options = options;
 
   const int64_t group = c.Hkv > 0 ? c.H / c.Hkv : 1;
+  std::string not_recorded;
   for (const TensorId& id : output_tensor_ids(c.t)) {
+    // Only what the candidate recorded is judged (a producer may record out alone).
+    const data::Tensor* xp = find_tensor(candidate.outputs, id);
+    if (!xp) {
+      not_recorded += (not_recorded.empty() ? "" : ", ") + id.name();
+      continue;
+    }
+    const data::Tensor& x = *xp;
     const data::Tensor& r = select_tensor(reference.outputs, id, "reference");
-    const data::Tensor& x = select_tensor(candidate.outputs, id, "candidate " + candidate.name);
     const data::Tensor* base =
         baseline ? &select_tensor(baseline->outputs, id, "baseline " + baseline->name) : nullptr;
     const auto want = expected_shape(id, c);
@@ -59,6 +74,14 @@ CaseComparison compare_case(const data::CaseInputs& inputs, const data::Producer
     if (tc.gate.judged && !tc.gate.passed) cc.passed = false;
     cc.tensors.push_back(std::move(tc));
   }
+  if (cc.tensors.empty())
+    throw data::InputError("candidate " + candidate.name + " recorded no output tensor");
+  if (!not_recorded.empty())
+    cc.notes.push_back(candidate.name + " did not record " + not_recorded + ": not judged");
+  if (cc.judged() == 0)
+    throw data::InputError("candidate " + candidate.name + " records only " +
+                           cc.tensors.front().name + (cc.tensors.size() > 1 ? ", ..." : "") +
+                           ", none of which profile " + profile.name + " judges");
   cc.invalid_rows = check_invalid_rows(candidate, cc.valid_rows, c.t);
   return cc;
 }

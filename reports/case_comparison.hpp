@@ -32,14 +32,23 @@ struct CaseComparison {
   std::vector<TensorComparison> tensors;  ///< out, lse, dq, dk0..dk<t>, dv0..dv<t>
   InvalidRowsCheck invalid_rows;          ///< of the candidate; not part of the gate
   bool passed = true;                     ///< every judged tensor passed
+  std::vector<std::string> notes;         ///< things a reader must know (unverified records, ...)
 
   int judged() const;
   std::vector<std::string> failed_tensors() const;
 };
 
-/// Compares every output tensor and applies `profile`. The floor settings of `options` are
-/// replaced by the profile's. Throws InputError when a relative profile has no baseline, when
-/// a producer lacks a tensor or has a wrong shape, or when its invalid_rows is unknown.
+/// Compares every output tensor the candidate recorded and applies `profile`. The floor
+/// settings of `options` are replaced by the profile's. Throws InputError when a relative
+/// profile has no baseline, when the baseline or the reference lacks a tensor the candidate
+/// recorded, on a wrong shape, when the profile judges none of the candidate's tensors, or
+/// when its invalid_rows is unknown.
+CaseComparison compare_case(const data::CaseConfig& config, const std::vector<int64_t>& valid_len,
+                            const data::ProducerOutputs& reference,
+                            const data::ProducerOutputs& candidate,
+                            const data::ProducerOutputs* baseline, const GateProfile& profile,
+                            CompareOptions options = {});
+/// The same with the config and valid_len of `inputs`.
 CaseComparison compare_case(const data::CaseInputs& inputs, const data::ProducerOutputs& reference,
                             const data::ProducerOutputs& candidate,
                             const data::ProducerOutputs* baseline, const GateProfile& profile,

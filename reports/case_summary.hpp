@@ -1,4 +1,6 @@
-// What `attn-harness info` shows: a case's shapes, dtype, valid rows, producers and reference.
+// What `attn-harness info` shows: a case's shapes, dtype, valid rows, generator, and the state
+// of its producers and cached reference, from attributes alone (no tensor is read unless the
+// inputs are re-hashed on request).
 #pragma once
 
 #include <cstdint>
@@ -10,32 +12,41 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/case.hpp"
+#include "datasets/case_store.hpp"
 
 namespace attn::report {
 
-struct CaseSummary {
-  std::string path;
-  uint64_t file_bytes = 0;
-  data::CaseConfig config;
-  std::vector<int64_t> valid_len;
-  std::vector<int64_t> valid_rows;  ///< per batch element: max(0, valid_len - t)
-  std::optional<data::GeneratorParams> generator;
+struct RecordSummary {
+  std::string name;
+  std::string state;  ///< current, stale, unverified, damaged (data::RecordState)
   std::string input_hash;
-  /// Producer name -> provenance attributes.
-  std::map<std::string, std::map<std::string, std::string>> producers;
-  /// "none", "current" (its input_hash matches) or "stale".
-  std::string reference_state = "none";
-  std::map<std::string, std::string> reference_provenance;
+  std::map<std::string, std::string> provenance;
+  std::vector<std::string> tensors;
+  uint64_t bytes = 0;
+  std::string damage;
 };
 
-/// Reads the case (inputs are validated) and the metadata of its producers and reference.
-CaseSummary summarize_case(const std::filesystem::path& path);
+struct CaseSummary {
+  data::CaseManifest manifest;
+  std::vector<int64_t> valid_rows;  ///< per batch element: max(0, valid_len - t)
+  /// The hash the states are judged against: the recorded one, or the one computed from the
+  /// inputs' values when `verified`.
+  std::string input_hash;
+  bool verified = false;
+  /// With `verified`: whether the recorded hash matches the values (false: the inputs were
+  /// edited after they were written).
+  bool recorded_hash_matches = true;
+  std::vector<RecordSummary> producers;
+  std::optional<RecordSummary> reference;
+};
 
-/// A few readable lines for a terminal.
+/// Reads the manifest; with `verify` also reads and hashes the inputs.
+CaseSummary summarize_case(const std::filesystem::path& path, bool verify = false);
+
+/// A few aligned lines for a terminal.
 std::string format_case_summary(const CaseSummary& s);
 
-/// Stable machine form; keys documented in README.md ("info --json").
+/// Stable machine form ("attn-harness.info/2"); keys documented in docs/cli.md ("info").
 nlohmann::json case_summary_json(const CaseSummary& s);
 
 }  // namespace attn::report

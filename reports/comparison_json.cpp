@@ -152,7 +152,8 @@ json comparison_json(const CaseComparison& c) {
           {"judged", c.judged()},
           {"failed", c.failed_tensors()},
           {"tensors", tensors},
-          {"invalid_rows", invalid_rows_json(c.invalid_rows)}};
+          {"invalid_rows", invalid_rows_json(c.invalid_rows)},
+          {"notes", c.notes}};
 }
 
 json gate_json(const GateRun& run) {
@@ -174,7 +175,8 @@ json gate_json(const GateRun& run) {
                      {"judged", c.judged()},
                      {"failed", c.failed_tensors()},
                      {"tensors", tensors},
-                     {"invalid_rows", invalid_rows_json(c.invalid_rows)}});
+                     {"invalid_rows", invalid_rows_json(c.invalid_rows)},
+                     {"notes", c.notes}});
   }
   return {{"schema", "attn-harness.gate/1"},
           {"candidate", run.candidate},

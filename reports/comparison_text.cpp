@@ -116,6 +116,7 @@ std::string format_comparison_text(const CaseComparison& c) {
     o << "\n";
   }
 
+  for (const std::string& n : c.notes) o << "note: " << n << "\n";
   const auto failed = c.failed_tensors();
   if (failed.empty()) {
     o << "verdict: PASS (" << c.judged() << " of " << c.tensors.size() << " tensors judged)\n";
@@ -155,6 +156,7 @@ std::string format_gate_case_line(const GateCaseResult& r) {
   }
   if (c.invalid_rows.checked && !c.invalid_rows.passed) o << " [invalid-row contract violated]";
   o << "\n";
+  for (const std::string& n : c.notes) o << "      note: " << n << "\n";
   return o.str();
 }
 

@@ -97,6 +97,20 @@ void UlpAccumulator::add(double ulp) {
     large_.push_back(ulp);
 }
 
+void UlpAccumulator::merge(const UlpAccumulator& other) {
+  n_ += other.n_;
+  for (size_t u = 0; u < small_.size(); ++u) small_[u] += other.small_[u];
+  large_.insert(large_.end(), other.large_.begin(), other.large_.end());
+}
+
+void ErrorHistogram::merge(const ErrorHistogram& o) {
+  zero += o.zero;
+  below += o.below;
+  above += o.above;
+  nonfinite += o.nonfinite;
+  for (size_t i = 0; i < decades.size(); ++i) decades[i] += o.decades[i];
+}
+
 double UlpAccumulator::percentile(double p) const {
   if (n_ == 0) return std::numeric_limits<double>::quiet_NaN();
   int64_t rank = int64_t(std::ceil(p * double(n_)));  // 1-based nearest rank

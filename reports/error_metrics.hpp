@@ -30,21 +30,23 @@ struct ErrorHistogram {
 
   void add(double abs_err);
   int64_t total() const;
+  void merge(const ErrorHistogram& other);
   static double edge(int i);  ///< 1e(kLowExp + i), i = 0..kDecades
 };
 
-/// Exact percentiles of integer ULP distances; small distances (< 65536) are counted in a
-/// table, larger ones kept in a list, so memory does not grow with the tensor.
+/// Exact percentiles of integer ULP distances; small distances (< 4096) are counted in a
+/// table, larger ones kept in a list, so memory grows only with the number of large ones.
 class UlpAccumulator {
  public:
   void add(double ulp);  ///< ignores NaN
+  void merge(const UlpAccumulator& other);
   int64_t count() const { return n_; }
   /// Nearest-rank percentile (p in (0, 1]); NaN when empty.
   double percentile(double p) const;
   double max() const;
 
  private:
-  std::vector<int64_t> small_ = std::vector<int64_t>(65536, 0);
+  std::vector<int64_t> small_ = std::vector<int64_t>(4096, 0);
   std::vector<double> large_;
   int64_t n_ = 0;
 };

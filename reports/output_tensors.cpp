@@ -43,20 +43,30 @@ std::optional<TensorId> parse_tensor_name(const std::string& name) {
 
 const data::Tensor& select_tensor(const data::AttentionOutputs& o, const TensorId& id,
                                   const std::string& producer) {
+  const auto recorded = [&](const data::Tensor& t) -> const data::Tensor& {
+    if (!t.has_storage()) throw data::InputError(producer + ": did not record " + id.name());
+    return t;
+  };
   switch (id.kind) {
-    case TensorKind::out: return o.out;
-    case TensorKind::lse: return o.lse;
-    case TensorKind::dq: return o.dq;
+    case TensorKind::out: return recorded(o.out);
+    case TensorKind::lse: return recorded(o.lse);
+    case TensorKind::dq: return recorded(o.dq);
     case TensorKind::dk:
     case TensorKind::dv: {
       const auto& blocks = id.kind == TensorKind::dk ? o.dk : o.dv;
       if (id.block < 0 || id.block >= int64_t(blocks.size()))
         throw data::InputError(producer + ": has no tensor " + id.name() + " (it holds " +
                                std::to_string(blocks.size()) + " " + id.kind_name() + " blocks)");
+      if (!blocks[size_t(id.block)].has_storage())
+        throw data::InputError(producer + ": did not record " + id.name());
       return blocks[size_t(id.block)];
     }
   }
   return o.out;
+}
+
+const data::Tensor* find_tensor(const data::AttentionOutputs& o, const TensorId& id) {
+  return data::find_output(o, id.name());
 }
 
 std::vector<int64_t> expected_shape(const TensorId& id, const data::CaseConfig& c) {

@@ -30,9 +30,11 @@ std::vector<TensorId> output_tensor_ids(int64_t t);
 /// Parses "out", "lse", "dq", "dk<m>", "dv<m>"; nullopt otherwise (no range check on m).
 std::optional<TensorId> parse_tensor_name(const std::string& name);
 
-/// The tensor `id` of `o`; throws InputError when a dk/dv block is missing.
+/// The tensor `id` of `o`; throws InputError when it was not recorded.
 const data::Tensor& select_tensor(const data::AttentionOutputs& o, const TensorId& id,
                                   const std::string& producer);
+/// The tensor `id` of `o`, or nullptr when it was not recorded.
+const data::Tensor* find_tensor(const data::AttentionOutputs& o, const TensorId& id);
 
 /// The shape `id` must have in a case of config `c`.
 std::vector<int64_t> expected_shape(const TensorId& id, const data::CaseConfig& c);

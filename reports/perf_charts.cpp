@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 #include "reports/perf_gnuplot.hpp"
 #include "reports/perf_tables.hpp"
 
@@ -330,8 +330,8 @@ std::vector<RenderedChart> render_charts(const std::vector<ChartSpec>& charts, c
     r.data_path = dir / (c.id + ".dat");
     r.script_path = dir / (c.id + ".gp");
     r.svg_path = dir / (c.id + ".svg");
-    write_file_atomically(r.data_path, gnuplot_data(c));
-    write_file_atomically(r.script_path, gnuplot_script(c, r.data_path.filename().string()));
+    data::write_file_atomically(r.data_path, gnuplot_data(c));
+    data::write_file_atomically(r.script_path, gnuplot_script(c, r.data_path.filename().string()));
     const std::string tmp = c.id + ".svg.tmp" + std::to_string(::getpid());
     std::string warnings;
     try {

@@ -1,7 +1,7 @@
 #include "reports/perf_report.hpp"
 
 #include "datasets/errors.hpp"
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 #include "reports/perf_charts.hpp"
 #include "reports/perf_gnuplot.hpp"
 #include "reports/perf_html.hpp"
@@ -67,9 +67,9 @@ PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& lo
     log << "report: drew " << out.charts << " charts with " << gnuplot.string() << "\n";
   }
   out.markdown = o.out_dir / "report.md";
-  write_file_atomically(out.markdown, perf_markdown(view));
+  data::write_file_atomically(out.markdown, perf_markdown(view));
   out.html = o.out_dir / "report.html";
-  write_file_atomically(out.html, perf_html(view));
+  data::write_file_atomically(out.html, perf_html(view));
   out.files.push_back(out.markdown);
   out.files.push_back(out.html);
   return out;

@@ -9,8 +9,8 @@
 
 namespace attn::report {
 
-RowContext row_context(const data::CaseInputs& in, const data::AttentionOutputs& reference,
-                       int64_t b, int64_t h, int64_t i) {
+RowContext row_context(const data::CaseInputs& in, double reference_lse, int64_t b, int64_t h,
+                       int64_t i) {
   const data::CaseConfig& c = in.config;
   if (b < 0 || b >= c.B || h < 0 || h >= c.H || i < 0 || i >= c.L)
     throw data::InputError("row (b=" + std::to_string(b) + ", h=" + std::to_string(h) + ", i=" +
@@ -24,11 +24,12 @@ RowContext row_context(const data::CaseInputs& in, const data::AttentionOutputs&
   r.valid = i < r.valid_rows;
   const double s = c.scale != 0 ? c.scale : 1.0 / std::sqrt(double(c.D));
   const int64_t kvh = h / (c.H / c.Hkv);
-  const double* q = &in.q.values[size_t(((b * c.H + h) * c.L + i) * c.D)];
+  std::vector<double> q(static_cast<size_t>(c.D)), kj(static_cast<size_t>(c.D));
+  in.q.read_f64(((b * c.H + h) * c.L + i) * c.D, c.D, q.data());
   const auto logit = [&](const data::Tensor& k, int64_t j) {
-    const double* kj = &k.values[size_t(((b * c.Hkv + kvh) * c.L + j) * c.D)];
+    k.read_f64(((b * c.Hkv + kvh) * c.L + j) * c.D, c.D, kj.data());
     double dot = 0;
-    for (int64_t d = 0; d < c.D; ++d) dot += q[d] * kj[d];
+    for (int64_t d = 0; d < c.D; ++d) dot += q[size_t(d)] * kj[size_t(d)];
     return s * dot;
   };
   double m = -std::numeric_limits<double>::infinity();
@@ -39,7 +40,7 @@ RowContext row_context(const data::CaseInputs& in, const data::AttentionOutputs&
     m = std::max(m, cm);
   }
   r.max_logit = m;
-  r.lse = reference.lse.values[size_t((b * c.H + h) * c.L + i)];
+  r.lse = reference_lse;
   if (r.valid) {
     r.max_weight = std::exp(m - r.lse);
     for (double cm : r.singleton_logits) r.singleton_weights.push_back(std::exp(cm - r.lse));

@@ -20,8 +20,9 @@ struct RowContext {
   std::vector<double> singleton_weights; ///< pi_im = exp(c_im - lse), m = 1..t (valid rows)
 };
 
-/// Throws InputError when b, h or i is out of range.
-RowContext row_context(const data::CaseInputs& in, const data::AttentionOutputs& reference,
-                       int64_t b, int64_t h, int64_t i);
+/// `reference_lse` is the reference's lse of the row. Throws InputError when b, h or i is out
+/// of range.
+RowContext row_context(const data::CaseInputs& in, double reference_lse, int64_t b, int64_t h,
+                       int64_t i);
 
 }  // namespace attn::report

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Records the committed fixtures (datasets/fixtures/*.h5) on a CUDA machine: small generated
-# cases with the outputs of sdpa and flash (C++ backends) and flex (kernels/flex/flex_adapter.py)
-# recorded on the GPU in bf16. CI re-judges them on the CPU against the fp64 reference.
+# Records the committed fixtures (datasets/fixtures/*.h5, bundles) on a CUDA machine: small
+# generated cases with the outputs of sdpa and flash (C++ backends) and flex
+# (kernels/flex/flex_adapter.py) recorded on the GPU in bf16, packed into one file each. CI
+# re-judges them on the CPU against the fp64 reference.
 # Usage: scripts/record_fixtures.sh BUILD_DIR OUT_DIR
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,13 +12,15 @@ python=${ATTN_PYTHON:-python3}
 mkdir -p "$out"
 record() {  # NAME GENERATE-OPTIONS...
   local name=$1; shift
-  local file=$out/$name.h5
-  rm -f "$file"
-  "$bin" generate -o "$file" "$@"
-  "$bin" run "$file" --backend sdpa,flash --device cuda -q
-  if ! "$python" "$root/kernels/flex/flex_adapter.py" record "$file" --device cuda >"$out/$name.flex.log" 2>&1; then
+  local folder=$out/$name file=$out/$name.h5
+  rm -rf "$folder" "$file"
+  "$bin" generate -o "$folder" -q "$@"
+  "$bin" run "$folder" --backend sdpa,flash --device cuda -q
+  if ! "$python" "$root/kernels/flex/flex_adapter.py" record "$folder" --device cuda >"$out/$name.flex.log" 2>&1; then
     echo "$name: flex failed:"; grep -v '^ ' "$out/$name.flex.log" | tail -8
   fi
+  "$bin" pack "$folder" -o "$file"
+  rm -rf "$folder"
   local size; size=$(stat -c %s "$file")
   echo "$name: $size bytes"
   [ "$size" -le 2000000 ] || { echo "$name is over 2 MB" >&2; exit 1; }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "datasets/case.hpp"
+#include "datasets/case_store.hpp"
 #include "datasets/errors.hpp"
 
 namespace attn::data {
@@ -73,7 +74,7 @@ inline CaseInputs random_case(DType dtype, int64_t B = 2, int64_t H = 4, int64_t
   std::normal_distribution<double> normal(0.0, 1.0);
   auto fill = [&](std::vector<int64_t> shape) {
     Tensor x = Tensor::zeros(dtype, std::move(shape));
-    for (double& v : x.values) v = round_to(dtype, normal(rng));
+    for (int64_t i = 0; i < x.numel(); ++i) x.set(i, round_to(dtype, normal(rng)));
     return x;
   };
   CaseInputs c;
@@ -95,7 +96,7 @@ inline AttentionOutputs random_outputs(const CaseConfig& c, DType out_dtype, DTy
   std::normal_distribution<double> normal(0.0, 1.0);
   auto fill = [&](DType d, std::vector<int64_t> shape) {
     Tensor x = Tensor::zeros(d, std::move(shape));
-    for (double& v : x.values) v = round_to(d, normal(rng));
+    for (int64_t i = 0; i < x.numel(); ++i) x.set(i, round_to(d, normal(rng)));
     return x;
   };
   AttentionOutputs o;
@@ -123,11 +124,10 @@ inline ::testing::AssertionResult same_tensor(const Tensor& a, const Tensor& b) 
   if (a.shape != b.shape)
     return ::testing::AssertionFailure()
            << "shape " << shape_string(a.shape) << " vs " << shape_string(b.shape);
-  if (a.values.size() != b.values.size()) return ::testing::AssertionFailure() << "sizes differ";
-  for (size_t i = 0; i < a.values.size(); ++i)
-    if (bits_of(a.values[i]) != bits_of(b.values[i]))
-      return ::testing::AssertionFailure()
-             << "element " << i << ": " << a.values[i] << " vs " << b.values[i];
+  if (a.has_storage() != b.has_storage()) return ::testing::AssertionFailure() << "storage differs";
+  for (int64_t i = 0; i < a.numel(); ++i)
+    if (bits_of(a.at(i)) != bits_of(b.at(i)))
+      return ::testing::AssertionFailure() << "element " << i << ": " << a.at(i) << " vs " << b.at(i);
   return ::testing::AssertionSuccess();
 }
 
@@ -188,6 +188,11 @@ inline void delete_attribute(hid_t f, const std::string& obj_path, const std::st
   H5Oclose(obj);
 }
 
+/// A producer record of `outputs` for inputs `in` (their hash set).
+inline ProducerOutputs record_for(const std::string& name, const CaseInputs& in,
+                                  AttentionOutputs outputs,
+                                  std::map<std::string, std::string> provenance = {});
+
 /// Runs `f`, which must throw InputError whose message contains every one of `needles`.
 template <typename F>
 void expect_input_error(F&& f, const std::vector<std::string>& needles) {
@@ -205,4 +210,14 @@ void expect_input_error(F&& f, const std::vector<std::string>& needles) {
   }
 }
 
+}  // namespace attn::data::testing
+
+#include "datasets/input_hash.hpp"
+
+namespace attn::data::testing {
+inline ProducerOutputs record_for(const std::string& name, const CaseInputs& in,
+                                  AttentionOutputs outputs,
+                                  std::map<std::string, std::string> provenance) {
+  return ProducerOutputs{name, std::move(provenance), input_hash(in), std::move(outputs)};
+}
 }  // namespace attn::data::testing

@@ -170,12 +170,36 @@ TEST(Dtype, ParseAndPrint) {
 TEST(Tensor, NumelZerosAndShapeString) {
   const Tensor t = Tensor::zeros(DType::bf16, {2, 3, 4});
   EXPECT_EQ(t.numel(), 24);
-  EXPECT_EQ(t.values.size(), 24u);
+  EXPECT_EQ(t.nbytes(), 48u);
   EXPECT_EQ(t.dtype, DType::bf16);
-  EXPECT_TRUE(std::all_of(t.values.begin(), t.values.end(), [](double x) { return x == 0.0; }));
+  const std::vector<double> v = t.to_f64();
+  EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](double x) { return x == 0.0; }));
   EXPECT_EQ(shape_string({2, 32, 512, 128}), "[2, 32, 512, 128]");
   EXPECT_EQ(shape_string({}), "[]");
   EXPECT_THROW(Tensor::zeros(DType::f32, {2, -1}), InputError);
+  EXPECT_THROW(Tensor::zeros(DType::f32, {int64_t(1) << 40, int64_t(1) << 40}), InputError);
+}
+
+// Values live in their own dtype; at/set/read_f64 convert exactly; copies share, clone copies.
+TEST(Tensor, NativeStorageConvertsExactly) {
+  Tensor t = Tensor::from_f64(DType::bf16, {3}, {1.5, -0.0, 3.140625});
+  EXPECT_EQ(t.data<uint16_t>()[0], 0x3FC0);
+  EXPECT_EQ(t.data<uint16_t>()[1], 0x8000);
+  EXPECT_EQ(t.at(2), 3.140625);
+  EXPECT_THROW(Tensor::from_f64(DType::bf16, {1}, {1.0 + std::ldexp(1.0, -12)}), InputError);
+  EXPECT_THROW(t.data<float>(), std::logic_error);
+  const Tensor shared = t;
+  Tensor copy = t.clone();
+  t.set(0, 2.0);
+  EXPECT_EQ(shared.at(0), 2.0);
+  EXPECT_EQ(copy.at(0), 1.5);
+  double out[2];
+  copy.read_f64(1, 2, out);
+  EXPECT_TRUE(std::signbit(out[0]));
+  EXPECT_EQ(out[1], 3.140625);
+  Tensor f = Tensor::from_f64(DType::f32, {2}, {0.1f, NAN});
+  EXPECT_EQ(f.at(0), double(0.1f));
+  EXPECT_TRUE(std::isnan(f.at(1)));
 }
 
 }  // namespace

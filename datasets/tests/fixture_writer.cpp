@@ -1,18 +1,20 @@
 // attn-case-fixture-writer: the C++ side of the Python interoperability checks
 // (h5py_reads_bf16.py).
 //
-//   attn-case-fixture-writer write OUT.h5   a bf16 case whose q holds known values (kQValues,
-//                                           mirrored in the Python script), one producer
-//                                           "fixture" and a generator group
-//   attn-case-fixture-writer dump IN.h5     reads a case (written by anyone) and prints its
-//                                           config, inputs, input hash and producers as text
+//   attn-case-fixture-writer write CASE     a bf16 case folder whose q holds known values
+//                                           (kQValues, mirrored in the Python script), one
+//                                           producer "fixture" and a generator group
+//   attn-case-fixture-writer dump CASE      reads a case folder or bundle (written by anyone)
+//                                           and prints its config, inputs, input hash and
+//                                           producers (with their state) as text
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <string>
 
-#include "datasets/case_file.hpp"
+#include "datasets/case_store.hpp"
 #include "datasets/errors.hpp"
+#include "datasets/input_hash.hpp"
 
 namespace {
 
@@ -36,14 +38,14 @@ const double kQValues[12] = {1.0,
 
 Tensor ramp(DType d, std::vector<int64_t> shape, double start, double step) {
   Tensor t = Tensor::zeros(d, std::move(shape));
-  for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = round_to(d, start + step * double(i));
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, round_to(d, start + step * double(i)));
   return t;
 }
 
 int write_fixture(const std::string& path) {
   CaseInputs c;
   c.config = CaseConfig{1, 1, 1, 3, 4, 0, DType::bf16, 0.5};
-  c.q = Tensor{DType::bf16, {1, 1, 3, 4}, std::vector<double>(kQValues, kQValues + 12)};
+  c.q = Tensor::from_f64(DType::bf16, {1, 1, 3, 4}, std::vector<double>(kQValues, kQValues + 12));
   c.k = {ramp(DType::bf16, {1, 1, 3, 4}, -1.0, 0.25)};
   c.v = {ramp(DType::bf16, {1, 1, 3, 4}, 2.0, -0.5)};
   c.valid_len = {3};
@@ -58,23 +60,25 @@ int write_fixture(const std::string& path) {
   ProducerOutputs p;
   p.name = "fixture";
   p.provenance = {{"backend", "fixture"}, {"device", "cpu"}};
-  p.outputs.out = Tensor{DType::bf16, {1, 1, 3, 4}, std::vector<double>(kQValues, kQValues + 12)};
-  p.outputs.lse = Tensor{DType::f32, {1, 1, 3}, {0.5, -1.25, 3.0}};
+  p.input_hash = input_hash(c);
+  p.outputs.out = Tensor::from_f64(DType::bf16, {1, 1, 3, 4}, std::vector<double>(kQValues, kQValues + 12));
+  p.outputs.lse = Tensor::from_f64(DType::f32, {1, 1, 3}, {0.5, -1.25, 3.0});
   p.outputs.dq = ramp(DType::f64, {1, 1, 3, 4}, 0.1, 0.1);
   p.outputs.dk = {ramp(DType::bf16, {1, 1, 3, 4}, 0.0, 1.0)};
   p.outputs.dv = {ramp(DType::f32, {1, 1, 3, 4}, 0.0, -1.0)};
-  write_producer(path, p);
+  write_producer(read_manifest(path), p);
   return 0;
 }
 
 void print_values(const std::string& label, const Tensor& t) {
   std::printf("%s %s %s", label.c_str(), to_string(t.dtype).c_str(), shape_string(t.shape).c_str());
-  for (double x : t.values) std::printf(" %.17g", x);
+  for (double x : t.to_f64()) std::printf(" %.17g", x);
   std::printf("\n");
 }
 
 int dump(const std::string& path) {
-  const CaseInputs c = read_case_inputs(path);
+  const CaseManifest m = read_manifest(path);
+  const CaseInputs c = read_case_inputs(m);
   const CaseConfig& k = c.config;
   std::printf("config B=%lld H=%lld Hkv=%lld L=%lld D=%lld t=%lld dtype=%s scale=%.17g\n",
               (long long)k.B, (long long)k.H, (long long)k.Hkv, (long long)k.L, (long long)k.D,
@@ -86,13 +90,16 @@ int dump(const std::string& path) {
   for (int64_t n : c.valid_len) std::printf(" %lld", (long long)n);
   std::printf("\n");
   print_values("grad_out", c.grad_out);
-  std::printf("hash %s\n", input_hash(c).c_str());
-  for (const std::string& name : list_producers(path)) {
-    const ProducerOutputs p = read_producer(path, name, c);
-    for (const auto& [key, value] : p.provenance)
-      std::printf("provenance %s %s=%s\n", name.c_str(), key.c_str(), value.c_str());
-    print_values(name + ".out", p.outputs.out);
-    print_values(name + ".lse", p.outputs.lse);
+  const std::string hash = input_hash(c);
+  std::printf("hash %s\n", hash.c_str());
+  for (const RecordInfo& r : m.producers) {
+    std::printf("state %s %s\n", r.name.c_str(), to_string(record_state(r, hash)).c_str());
+    if (!r.damage.empty()) continue;
+    for (const auto& [key, value] : r.provenance)
+      std::printf("provenance %s %s=%s\n", r.name.c_str(), key.c_str(), value.c_str());
+    const AttentionOutputs o = read_record(m, r);
+    print_values(r.name + ".out", o.out);
+    if (o.lse.has_storage()) print_values(r.name + ".lse", o.lse);
   }
   return 0;
 }
@@ -101,7 +108,7 @@ int dump(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc != 3 || (std::string(argv[1]) != "write" && std::string(argv[1]) != "dump")) {
-    std::fprintf(stderr, "usage: %s write OUT.h5 | dump IN.h5\n", argv[0]);
+    std::fprintf(stderr, "usage: %s write CASE | dump CASE\n", argv[0]);
     return 2;
   }
   try {

@@ -5,8 +5,14 @@
 #include <cmath>
 #include <random>
 
-#include "datasets/case_file.hpp"
+#include <omp.h>
+
+#include "datasets/case_store.hpp"
+#include "datasets/detail/counter_rng.hpp"
+#include "datasets/detail/fast_round.hpp"
 #include "datasets/detail/portable_math.hpp"
+#include "datasets/input_hash.hpp"
+#include "datasets/limits.hpp"
 #include "datasets/errors.hpp"
 #include "datasets/generator.hpp"
 
@@ -37,10 +43,85 @@ TEST(Generator, SameSeedSameBytesOtherSeedOtherBytes) {
 }
 
 // The same bytes on every machine: this hash was produced on the Debian CPU machine and must be
-// reproduced on the GPU image too (portable math, no FMA contraction). A change to the
-// generator's algorithm changes it: update it deliberately, and say so in the commit.
+// reproduced on the GPU image too (portable math, no FMA contraction, a counter-based RNG). A
+// change to the generator's algorithm changes it: update it deliberately, and say so in the
+// commit.
 TEST(Generator, GoldenHashOfASmallCase) {
-  EXPECT_EQ(input_hash(generate_case(small_spec())), "4b42f3b2e9f60432");
+  EXPECT_EQ(input_hash(generate_case(small_spec())), "8f0bfd6c730c86b8");
+}
+
+// Rows are generated in parallel; every element is a function of its index alone, so the
+// bytes do not depend on the number of threads.
+TEST(Generator, SameBytesWhateverTheThreadCount) {
+  GeneratorSpec s = small_spec();
+  s.seq = 97;  // rows of odd length split differently between threads
+  s.head_dim = 66;
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const std::string one = input_hash(generate_case(s));
+  omp_set_num_threads(3);
+  const std::string three = input_hash(generate_case(s));
+  omp_set_num_threads(before);
+  EXPECT_EQ(one, three);
+}
+
+// Absurd sizes are refused with the limit in the message, before anything is multiplied or
+// allocated.
+TEST(Generator, AbsurdSizesNameTheLimit) {
+  GeneratorSpec s = small_spec();
+  s.seq = int64_t(4503599627370496);  // 2^52
+  try {
+    generate_case(s);
+    ADD_FAILURE() << "no throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--seq must be in [1, 1048576]"), std::string::npos) << e.what();
+  }
+  s = small_spec();
+  s.batch = 4096;
+  s.heads = 4096;
+  s.kv_heads = 4096;
+  s.seq = 1 << 20;
+  s.head_dim = 1024;
+  s.ttt_step = 0;
+  s.pad = {0};
+  EXPECT_THROW(generate_case(s), InputError);
+}
+
+// The counter-based stream: value n is a function of (seed, stream, n); normals have mean 0
+// and variance 1.
+TEST(CounterRng, NormalsAreStandardAndStreamsIndependent) {
+  const detail::CounterRng a(7, 1), b(7, 2), a2(7, 1);
+  EXPECT_EQ(a.bits(12345), a2.bits(12345));
+  EXPECT_NE(a.bits(12345), b.bits(12345));
+  double sum = 0, sum2 = 0, cross = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    const double x = a.normal(uint64_t(i)), y = b.normal(uint64_t(i));
+    sum += x;
+    sum2 += x * x;
+    cross += x * y;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.01);
+  EXPECT_NEAR(sum2 / n, 1.0, 0.01);
+  EXPECT_NEAR(cross / n, 0.0, 0.01);
+}
+
+// The generator's bit-level bf16 rounding equals round_to on random values, ties and
+// boundaries included.
+TEST(FastRound, Bf16BitsEqualRoundTo) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> e(-140.0, 130.0);
+  std::uniform_real_distribution<double> m(1.0, 2.0);
+  for (int i = 0; i < 200000; ++i) {
+    double x = std::ldexp(m(rng), int(e(rng))) * ((i & 1) ? -1.0 : 1.0);
+    if (i % 7 == 0) {  // an exact tie between two bf16 values
+      const double lo = round_to(DType::bf16, x);
+      x = lo + std::ldexp(1.0, std::ilogb(lo) - 8) * ((i & 2) ? 1.0 : -1.0);
+    }
+    ASSERT_EQ(detail::bf16_bits_rne(x), bf16_bits_from_double(x)) << x;
+  }
+  for (double x : std::vector<double>{0.0, -0.0, 1e-45, 3.4e38, -3.4e38, INFINITY, 1.17549435e-38, 1.1754942e-38})
+    EXPECT_EQ(detail::bf16_bits_rne(x), bf16_bits_from_double(x)) << x;
 }
 
 TEST(Generator, ShapesValidLenAndDtypeExactness) {
@@ -51,8 +132,10 @@ TEST(Generator, ShapesValidLenAndDtypeExactness) {
   EXPECT_EQ(c.k[2].shape, (std::vector<int64_t>{2, 2, 64, 128}));
   EXPECT_EQ(c.valid_len, (std::vector<int64_t>{64, 59}));
   EXPECT_DOUBLE_EQ(c.config.scale, 1.0 / std::sqrt(128.0));
-  for (const Tensor* t : {&c.q, &c.k[1], &c.v[0], &c.grad_out})
-    for (double x : t->values) ASSERT_EQ(round_to(DType::bf16, x), x) << "not a bf16 value";
+  for (const Tensor* t : {&c.q, &c.k[1], &c.v[0], &c.grad_out}) {
+    EXPECT_EQ(t->dtype, DType::bf16);
+    for (double x : t->to_f64()) ASSERT_EQ(round_to(DType::bf16, x), x) << "not a bf16 value";
+  }
   GeneratorSpec one = small_spec();
   one.pad = {3};
   EXPECT_EQ(generate_case(one).valid_len, (std::vector<int64_t>{61, 61}));
@@ -90,9 +173,10 @@ TEST(Generator, QueryRopePositionIsOffsetByTheStep) {
   const int64_t D = 128, half = 64;
   const double theta = 500000.0;
   double worst = 0.0;
+  const std::vector<double> q0 = c0.q.to_f64(), q1 = c1.q.to_f64();
   for (int64_t row = 0; row < 2 * 4 * 64; ++row) {
-    const double* a = &c0.q.values[size_t(row * D)];
-    const double* b = &c1.q.values[size_t(row * D)];
+    const double* a = &q0[size_t(row * D)];
+    const double* b = &q1[size_t(row * D)];
     for (int64_t d = 0; d < half; ++d) {
       const double w = std::pow(theta, -2.0 * double(d) / double(D));
       const double x = a[d] * std::cos(w) - a[d + half] * std::sin(w);
@@ -116,7 +200,7 @@ TEST(Generator, StatisticsLookLikeAttention) {
   const int64_t L = 256, D = 128;
   auto logits = [&](const CaseInputs& c, int64_t i, int64_t j) {  // head 0, kv head 0, block 0
     double acc = 0;
-    for (int64_t d = 0; d < D; ++d) acc += c.q.values[size_t(i * D + d)] * c.k[0].values[size_t(j * D + d)];
+    for (int64_t d = 0; d < D; ++d) acc += c.q.at(i * D + d) * c.k[0].at(j * D + d);
     return acc * c.config.scale;
   };
   double sum = 0, sum2 = 0;
@@ -134,7 +218,7 @@ TEST(Generator, StatisticsLookLikeAttention) {
   const CaseInputs c = generate_case(s);
   std::vector<double> rms(size_t(D), 0.0);
   for (int64_t i = 0; i < L; ++i)
-    for (int64_t d = 0; d < D; ++d) rms[size_t(d)] += std::pow(c.k[0].values[size_t(i * D + d)], 2) / double(L);
+    for (int64_t d = 0; d < D; ++d) rms[size_t(d)] += std::pow(c.k[0].at(i * D + d), 2) / double(L);
   std::vector<double> sorted = rms;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[size_t(D / 2)];
@@ -150,8 +234,9 @@ TEST(Generator, StatisticsLookLikeAttention) {
   EXPECT_GT(mean_top, 0.3) << "rows are not peaked";
 
   double g2 = 0;
-  for (double g : c.grad_out.values) g2 += g * g;
-  EXPECT_NEAR(std::sqrt(g2 / double(c.grad_out.values.size())), s.grad_scale, 0.05 * s.grad_scale);
+  const std::vector<double> grad = c.grad_out.to_f64();
+  for (double g : grad) g2 += g * g;
+  EXPECT_NEAR(std::sqrt(g2 / double(grad.size())), s.grad_scale, 0.05 * s.grad_scale);
 }
 
 TEST(PortableMath, AgreesWithLibm) {

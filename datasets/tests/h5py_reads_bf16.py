@@ -3,9 +3,10 @@
 
     h5py_reads_bf16.py h5py   WRITER   h5py reads the C++ writer's bf16 as float32 exactly
                                        (f['inputs/q'].astype('f4')[...]), attributes and
-                                       outputs too; and a case written with h5py (as
-                                       datasets/record_example.py does) is read by the C++
-                                       reader with the same values
+                                       outputs too, and (with the xxhash module) reproduces
+                                       the input hash from its documented recipe; a case
+                                       folder written with h5py, and a schema-1 single file,
+                                       are read by the C++ reader with the same values
     h5py_reads_bf16.py h5dump WRITER   h5dump prints the true values of /inputs/q
 
 WRITER is the attn-case-fixture-writer executable. Exit status 77 (ctest SKIP_RETURN_CODE)
@@ -70,8 +71,9 @@ def h5py_mode(writer, work):
         return SKIP
 
     # 1. C++ writes, h5py reads.
-    path = os.path.join(work, "fixture.h5")
-    run_writer(writer, "write", path)
+    case = os.path.join(work, "fixture")
+    run_writer(writer, "write", case)
+    path = os.path.join(case, "inputs.h5")
     with h5py.File(path, "r") as f:
         q = f["inputs/q"]
         check(q.shape == (1, 1, 3, 4), f"q shape {q.shape}")
@@ -86,27 +88,40 @@ def h5py_mode(writer, work):
         check(tid.get_size() == 2 and tid.get_fields() == (15, 7, 8, 0, 7) and tid.get_ebias() == 127,
               f"type fields {tid.get_fields()} size {tid.get_size()} bias {tid.get_ebias()}")
         a = f.attrs
-        check(int(a["schema_version"]) == 1, f"schema_version {a['schema_version']}")
+        check(int(a["schema_version"]) == 2, f"schema_version {a['schema_version']}")
         check([int(a[k]) for k in ("B", "H", "Hkv", "L", "D", "t")] == [1, 1, 1, 3, 4, 0], "sizes")
         dtype = a["dtype"]
         check((dtype.decode() if isinstance(dtype, bytes) else dtype) == "bf16", f"dtype attribute {dtype!r}")
         check(float(a["scale"]) == 0.5, f"scale {a['scale']}")
         check(f["inputs/valid_len"][...].tolist() == [3] and f["inputs/valid_len"].dtype == np.int64, "valid_len")
         check(int(f["generator"].attrs["seed"]) == 7, "generator seed")
-        p = f["outputs/fixture"]
+        recorded_hash = a["input_hash"]
+        recorded_hash = recorded_hash.decode() if isinstance(recorded_hash, bytes) else recorded_hash
+        try:
+            import xxhash
+        except ImportError:
+            xxhash = None
+        if xxhash is not None:
+            check(input_hash(f, xxhash, np) == recorded_hash,
+                  f"the documented hash recipe gives {input_hash(f, xxhash, np)}, the file says {recorded_hash}")
+        else:
+            print("note: python module xxhash missing; the hash recipe was not checked")
+    with h5py.File(os.path.join(case, "outputs", "fixture.h5"), "r") as p:
         check(p.attrs["backend"] == "fixture", f"provenance {dict(p.attrs)}")
-        same_bits(p["out"].astype("f4")[...].reshape(-1), Q_VALUES, "outputs/fixture/out")
+        check(p.attrs["input_hash"] == recorded_hash, "the producer carries the inputs' hash")
+        same_bits(p["out"].astype("f4")[...].reshape(-1), Q_VALUES, "outputs/fixture.h5 out")
         check(p["lse"].dtype == np.float32 and p["lse"][...].reshape(-1).tolist() == [0.5, -1.25, 3.0], "lse")
         check(p["dq"].dtype == np.float64, "dq dtype")
 
-    # 2. h5py writes (as datasets/record_example.py does), C++ reads.
-    path2 = os.path.join(work, "from_h5py.h5")
+    # 2. h5py writes a case folder and records a producer (as docs/case-format.md shows), C++
+    #    reads; then the same as one schema-1 file (the earlier single-file format).
     qv = np.array(Q_VALUES, dtype=np.float32).reshape(1, 1, 3, 4)
     bits = (qv.view(np.uint32) >> 16).astype(np.uint16)
     kv = np.linspace(-1, 1, 12, dtype=np.float32).reshape(1, 1, 3, 4)
     kbits = (kv.view(np.uint32) >> 16).astype(np.uint16)  # truncation gives bf16 values too
-    with h5py.File(path2, "w") as f:
-        f.attrs["schema_version"] = np.int32(1)
+
+    def write_inputs(f, schema):
+        f.attrs["schema_version"] = np.int32(schema)
         for key, value in dict(B=1, H=1, Hkv=1, L=3, D=4, t=0).items():
             f.attrs[key] = np.int64(value)
         f.attrs["dtype"] = "bf16"
@@ -118,7 +133,8 @@ def h5py_mode(writer, work):
             d = h5py.h5d.create(g.id, name.encode(), tid, space)
             d.write(h5py.h5s.ALL, h5py.h5s.ALL, data, mtype=tid)
         g["valid_len"] = np.array([2], dtype=np.int64)
-        o = f.create_group("outputs/torch-eager")
+
+    def write_outputs(o, input_hash_value):
         o["out"] = qv
         o["lse"] = np.array([[[0.25, 1.5, -3.0]]], dtype=np.float32)
         o["dq"] = qv.astype(np.float64)
@@ -127,8 +143,58 @@ def h5py_mode(writer, work):
         o.attrs["backend"] = "torch-eager"
         o.attrs["torch_version"] = "2.11.0"
         o.attrs["step"] = np.int64(3)
-    text = run_writer(writer, "dump", path2)
-    lines = {ln.split(" ", 1)[0]: ln for ln in text.splitlines() if not ln.startswith("provenance")}
+        if input_hash_value is not None:
+            o.attrs["input_hash"] = input_hash_value
+
+    case2 = os.path.join(work, "from_h5py")
+    os.makedirs(os.path.join(case2, "outputs"))
+    with h5py.File(os.path.join(case2, "inputs.h5"), "w") as f:
+        write_inputs(f, 2)  # no input_hash attribute: the C++ side computes it
+    text = run_writer(writer, "dump", case2)
+    h = re.search(r"^hash ([0-9a-f]{16})$", text, re.M)
+    check(h is not None, text)
+    tmp = os.path.join(case2, "outputs", ".torch-eager.h5.tmp")
+    with h5py.File(tmp, "w") as o:
+        write_outputs(o, h.group(1))
+    os.replace(tmp, os.path.join(case2, "outputs", "torch-eager.h5"))
+    for path2, state in ((case2, "current"), (os.path.join(work, "schema1.h5"), "unverified")):
+        if path2.endswith(".h5"):
+            with h5py.File(path2, "w") as f:
+                write_inputs(f, 1)
+                write_outputs(f.create_group("outputs/torch-eager"), None)
+        text = run_writer(writer, "dump", path2)
+        check(f"state torch-eager {state}" in text, f"{path2}: expected state {state}:\n{text}")
+        check_dump(text, kbits, np)
+    print("OK: h5py reads bf16 as float32 exactly; the C++ reader reads h5py-written cases")
+    return 0
+
+
+def input_hash(f, xxhash, np):
+    """docs/case-format.md's recipe for the input hash, from an open inputs file."""
+    a = f.attrs
+    header = b"attn-harness inputs v2\0"
+    for key in ("B", "H", "Hkv", "L", "D", "t"):
+        header += int(a[key]).to_bytes(8, "little", signed=True)
+    dtype = a["dtype"]
+    header += (dtype.decode() if isinstance(dtype, bytes) else dtype).encode() + b"\0"
+    header += struct.pack("<d", float(a["scale"]))
+    t = int(a["t"])
+    names = ["q"] + [f"k{m}" for m in range(t + 1)] + [f"v{m}" for m in range(t + 1)] + ["valid_len", "grad_out"]
+    for name in names:
+        d = f["inputs/" + name]
+        if name == "valid_len":
+            raw = d[...].astype("<i8").tobytes()
+        else:  # the stored bytes: bf16 read through its own type as uint16
+            raw = np.empty(d.shape, dtype=np.uint16)
+            d.id.read(__import__("h5py").h5s.ALL, __import__("h5py").h5s.ALL, raw, mtype=d.id.get_type())
+            raw = raw.tobytes()
+        header += xxhash.xxh64(raw, seed=0).intdigest().to_bytes(8, "little")
+    return xxhash.xxh64(header, seed=0).hexdigest()
+
+
+def check_dump(text, kbits, np):
+    lines = {ln.split(" ", 1)[0]: ln for ln in text.splitlines()
+             if not ln.startswith("provenance") and not ln.startswith("state")}
     check(lines["config"] == "config B=1 H=1 Hkv=1 L=3 D=4 t=0 dtype=bf16 scale=0.5", lines["config"])
     q_line = lines["q"].split()
     check(q_line[1:3] == ["bf16", "[1,"], f"q header {q_line[:6]}")
@@ -140,8 +206,6 @@ def h5py_mode(writer, work):
     check("provenance torch-eager step=3" in text, text)
     check(lines["torch-eager.lse"].split()[1] == "f32", lines["torch-eager.lse"])
     same_bits([float(x) for x in lines["torch-eager.lse"].split()[5:]], [0.25, 1.5, -3.0], "lse")
-    print("OK: h5py reads bf16 as float32 exactly; the C++ reader reads h5py-written cases")
-    return 0
 
 
 def h5dump_values(text):
@@ -162,8 +226,9 @@ def h5dump_mode(writer, work):
     if h5dump is None:
         print("SKIP: h5dump not found on PATH (Debian package hdf5-tools)")
         return SKIP
-    path = os.path.join(work, "fixture.h5")
-    run_writer(writer, "write", path)
+    case = os.path.join(work, "fixture")
+    run_writer(writer, "write", case)
+    path = os.path.join(case, "inputs.h5")
 
     r = subprocess.run([h5dump, "-d", "/inputs/q", path], capture_output=True, text=True)
     check(r.returncode == 0, f"h5dump failed: {r.stderr}")

@@ -3,8 +3,9 @@
 #include <iostream>
 #include <memory>
 
-#include "datasets/case_file.hpp"
+#include "datasets/case_store.hpp"
 #include "harness/commands/command.hpp"
+#include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "kernels/mutants.hpp"
 #include "kernels/registry.hpp"
@@ -17,14 +18,13 @@ void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
-      "backends", "List the backends of this build and the devices they can run on; with "
-                  "--case, whether each supports that case's shape and dtype.");
-  app->add_option("--case", o->case_path, "judge support for this case file");
+      "backends", torch_command_description("backends"));
+  app->add_option("--case", o->case_path, "judge support for this case (folder or bundle)");
 
   commands.push_back({app, [o] {
     data::CaseConfig config;
     const bool have_case = !o->case_path.empty();
-    if (have_case) config = data::read_case_inputs(o->case_path).config;
+    if (have_case) config = data::read_manifest(o->case_path).config;
     std::cout << "CUDA: " << (kern::cuda_available() ? "available" : "not available (no device or CPU-only build)")
               << "\n";
     std::cout << "Backends:\n";

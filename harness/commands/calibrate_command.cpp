@@ -8,12 +8,13 @@
 #include "datasets/errors.hpp"
 #include "datasets/presets.hpp"
 #include "harness/commands/command.hpp"
+#include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
 #include "harness/selftest/calibration.hpp"
 #include "harness/selftest/calibration_formats.hpp"
 #include "kernels/registry.hpp"
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 
 namespace attn::cli {
 
@@ -29,12 +30,7 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
-      "calibrate",
-      "Run the correct flash path (and the baseline) over seeds x presets x TTT steps and report, "
-      "per tensor kind, the distribution (min, median, p95, max) of err_c/err_b and of "
-      "use = err_c/threshold under a profile, the margin to a false alarm (1 / max use), and for "
-      "each mutant how far it is from a miss. Defaults are CPU-sized; on CUDA use larger --seq. "
-      "Exit 0, or 1 when the real path fails the profile on some case.");
+      "calibrate", torch_command_description("calibrate"));
   app->add_option("--seeds", o->seeds, "seeds per shape")->capture_default_str();
   app->add_option("--presets", o->presets, "presets, comma-separated (default: all)")->delimiter(',');
   app->add_option("--seq", o->seq, "sequence length L")->capture_default_str();
@@ -80,7 +76,7 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
     progress.finish();
     std::cout << selftest::format_calibration_text(r);
     if (!o->json.empty())
-      report::write_file_atomically(o->json, selftest::calibration_json(r).dump(2) + "\n");
+      data::write_file_atomically(o->json, selftest::calibration_json(r).dump(2) + "\n");
     if (r.cases.empty()) throw data::InputError("calibrate: no case could run (see Skipped)");
     return int(r.real_failures == 0 ? kExitOk : kExitGateViolation);
   }});

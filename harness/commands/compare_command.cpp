@@ -7,7 +7,7 @@
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/judge_case.hpp"
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 #include "reports/comparison_formats.hpp"
 
 namespace attn::cli {
@@ -29,7 +29,7 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
       "and a baseline over valid elements: max/mean error, ULP distances, histograms, worst "
       "elements, regions, old cosine rule, assert_close counts, the gate verdict per tensor, "
       "and the declared invalid-row contract. Exit 0 when the gate passes, 1 when not.");
-  app->add_option("CASE", o->path, "case file")->required();
+  app->add_option("CASE", o->path, "case folder or bundle")->required();
   app->add_option("--candidate", o->candidate, "producer to judge (/outputs/<name>)")->required();
   CLI::Option* base = app->add_option("--baseline", o->baseline, "baseline producer")->capture_default_str();
   app->add_option("--profile", o->profile, "gate profile: a shipped name (bf16, abs-bf16) or a JSON file")
@@ -56,9 +56,9 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
                         else
                           std::cout << report::format_comparison_text(c);
                         if (!o->json.empty() && o->json != "-")
-                          report::write_file_atomically(o->json, report::comparison_json(c).dump(2, ' ', false, kReplace) + "\n");
+                          data::write_file_atomically(o->json, report::comparison_json(c).dump(2, ' ', false, kReplace) + "\n");
                         if (!o->markdown.empty() && o->markdown != "-")
-                          report::write_file_atomically(o->markdown, report::comparison_markdown(c));
+                          data::write_file_atomically(o->markdown, report::comparison_markdown(c));
                         return int(c.passed ? kExitOk : kExitGateViolation);
                       }});
 }

@@ -7,7 +7,7 @@
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/judge_case.hpp"
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 #include "reports/comparison_formats.hpp"
 
 namespace attn::cli {
@@ -25,11 +25,11 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
       "gate",
-      "Apply the gate rule (a profile) to a recorded candidate in every case file: per tensor "
+      "Apply the gate rule (a profile) to a recorded candidate in every case: per tensor "
       "err_c <= r * err_b + floor (relative) or err_c <= atol + floor (absolute). One line per "
       "case and a total. Exit 0 all pass, 1 any violation, 2 usage or input error (a missing "
       "case, producer, or a baseline a relative profile needs).");
-  app->add_option("CASES", o->cases, "case files")->required();
+  app->add_option("CASES", o->cases, "case folders or bundles")->required();
   app->add_option("--candidate", o->candidate, "producer to judge")->capture_default_str();
   CLI::Option* base = app->add_option("--baseline", o->baseline, "baseline producer")->capture_default_str();
   app->add_option("--profile", o->profile, "a shipped profile name (bf16, abs-bf16) or a JSON file")
@@ -58,6 +58,8 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
                             if (r.comparison->baseline) run.baseline = r.comparison->baseline->name;
                           } catch (const data::InputError& e) {
                             r.error = e.what();
+                          } catch (const std::exception& e) {  // e.g. out of memory: the
+                            r.error = e.what();                 // other cases still run
                           }
                           if (!quiet_stdout) std::cout << report::format_gate_case_line(r) << std::flush;
                           run.cases.push_back(std::move(r));
@@ -66,9 +68,9 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
                           std::cout << report::gate_json(run).dump(2, ' ', false, kReplace) << "\n";
                         else
                           std::cout << report::format_gate_total(run);
-                        if (!o->junit.empty()) report::write_file_atomically(o->junit, report::gate_junit_xml(run));
+                        if (!o->junit.empty()) data::write_file_atomically(o->junit, report::gate_junit_xml(run));
                         if (!o->json.empty() && o->json != "-")
-                          report::write_file_atomically(o->json, report::gate_json(run).dump(2, ' ', false, kReplace) + "\n");
+                          data::write_file_atomically(o->json, report::gate_json(run).dump(2, ' ', false, kReplace) + "\n");
                         return run.exit_code();
                       }});
 }

@@ -1,8 +1,10 @@
-// attn-harness generate: write a synthetic case file (datasets/generator.hpp).
+// attn-harness generate: write a synthetic case (datasets/generator.hpp) as a folder or a bundle.
 #include <iostream>
 #include <memory>
 
-#include "datasets/case_file.hpp"
+#include "datasets/case_store.hpp"
+#include "datasets/errors.hpp"
+#include "harness/progress.hpp"
 #include "datasets/generator.hpp"
 #include "datasets/presets.hpp"
 #include "harness/commands/command.hpp"
@@ -14,6 +16,7 @@ void add_generate_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
     std::string output, dtype = "bf16";
     data::GeneratorSpec spec;
+    bool bundle = false, quiet = false;
   };
   auto o = std::make_shared<Options>();
   std::string presets;
@@ -22,9 +25,13 @@ void add_generate_command(CLI::App& root, std::vector<Command>& commands) {
                std::to_string(p.kv_heads) + ", D " + std::to_string(p.head_dim);
 
   CLI::App* app = root.add_subcommand(
-      "generate", "Write a synthetic TTT case (realistic q/k/v/grad_out) to an HDF5 case file.\n"
+      "generate", "Write a synthetic TTT case (realistic q/k/v/grad_out): a case folder holding "
+                  "inputs.h5, or with --bundle a single HDF5 file.\n"
                   "Presets:" + presets + "\n  custom: give --heads, --kv-heads and --head-dim");
-  app->add_option("-o,--output", o->output, "case file to write (replaced atomically)")->required();
+  app->add_option("-o,--output", o->output,
+                  "case folder to write (created; its inputs.h5 is replaced atomically)")->required();
+  app->add_flag("--bundle", o->bundle, "write a single-file bundle (for sharing) instead of a folder");
+  app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
   app->add_option("--preset", o->spec.preset, "model preset or 'custom'")->capture_default_str();
   app->add_option("--heads", o->spec.heads, "query heads H (overrides the preset)");
   app->add_option("--kv-heads", o->spec.kv_heads, "key/value heads Hkv (overrides the preset)");
@@ -50,8 +57,19 @@ void add_generate_command(CLI::App& root, std::vector<Command>& commands) {
 
   commands.push_back({app, [o] {
                         o->spec.dtype = data::parse_dtype(o->dtype);
+                        const std::string& out = o->output;
+                        if (!o->bundle && out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0)
+                          throw data::InputError(
+                              "-o " + out + ": a case is a folder (write it with -o " +
+                              out.substr(0, out.size() - 3) + "); --bundle writes a single-file "
+                              "bundle");
+                        Progress progress("generate", o->quiet);
                         const data::CaseInputs c = data::generate_case(o->spec);
-                        data::write_case(o->output, c);
+                        if (o->bundle)
+                          data::write_bundle(out, c, {}, nullptr);
+                        else
+                          data::write_case(out, c);
+                        progress.finish();
                         const auto& k = c.config;
                         std::cout << "wrote " << o->output << ": " << c.generator->preset
                                   << " B=" << k.B << " H=" << k.H << " Hkv=" << k.Hkv

@@ -2,7 +2,8 @@
 #include <iostream>
 #include <memory>
 
-#include "datasets/case_file.hpp"
+#include "datasets/case_store.hpp"
+#include "datasets/input_hash.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/reference_cache.hpp"
@@ -17,8 +18,9 @@ void add_reference_command(CLI::App& root, std::vector<Command>& commands) {
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
       "reference", "Compute the fp64 reference (forward and every gradient) and cache it in the "
-                   "case file, keyed by a hash of the inputs.");
-  app->add_option("CASE", o->path, "case file")->required();
+                   "case folder (reference.h5), tied to the inputs by their hash. A case that "
+                   "cannot be written (a bundle, a read-only folder) gets it computed, not cached.");
+  app->add_option("CASE", o->path, "case folder or bundle")->required();
   app->add_flag("--force", o->ref.force, "recompute even if the cached reference is current");
   app->add_option("--form", o->ref.form, "structured (fast, O(L*tile) memory) or dense (explicit mask)")
       ->capture_default_str();
@@ -26,15 +28,19 @@ void add_reference_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_flag("-q,--quiet", o->ref.quiet, "no progress on stderr");
 
   commands.push_back({app, [o] {
-                        const data::CaseInputs in = data::read_case_inputs(o->path);
-                        const ReferenceResult r = ensure_reference(o->path, in, o->ref);
-                        if (r.computed)
+                        const data::CaseManifest m = data::read_manifest(o->path);
+                        const data::CaseInputs in = data::read_case_inputs(m);
+                        const std::string hash = data::input_hash(in);
+                        const ReferenceResult r = ensure_reference(m, in, hash, o->ref);
+                        if (!r.computed)
+                          std::cout << "reference of " << o->path << " is current (input hash "
+                                    << hash << "); --force recomputes\n";
+                        else if (r.cached)
                           std::cout << "reference computed in " << r.seconds << " s and cached in "
-                                    << o->path << " (input hash " << data::input_hash(in) << ")\n";
+                                    << o->path << " (input hash " << hash << ")\n";
                         else
-                          std::cout << "reference in " << o->path
-                                    << " is current (input hash " << data::input_hash(in)
-                                    << "); --force recomputes\n";
+                          std::cout << "reference computed in " << r.seconds
+                                    << " s, not cached: " << r.not_cached << "\n";
                         return int(kExitOk);
                       }});
 }

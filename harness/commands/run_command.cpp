@@ -1,12 +1,14 @@
-// attn-harness run CASE --backend NAME: run backends over a case and record their outputs in
-// the case file under /outputs/<producer>, with provenance.
+// attn-harness run CASE --backend NAME: run backends over a case and record each one's outputs as
+// CASE/outputs/<producer>.h5 with provenance and the input hash.
 #include <iostream>
 #include <memory>
 
-#include "datasets/case_file.hpp"
+#include "datasets/case_store.hpp"
+#include "datasets/input_hash.hpp"
 #include "datasets/errors.hpp"
 #include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
+#include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
 #include "kernels/registry.hpp"
@@ -21,10 +23,8 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
-      "run", "Run backends over a case (forward and backward with the case's grad_out) and record "
-             "their outputs in the case file. An unsupported backend is reported and skipped; "
-             "the exit code is then 2, after the others have run.");
-  app->add_option("CASE", o->path, "case file")->required();
+      "run", torch_command_description("run"));
+  app->add_option("CASE", o->path, "case folder")->required();
   app->add_option("-b,--backend", o->backends, "backend name(s), comma-separated, or 'all'")
       ->required()
       ->delimiter(',');
@@ -45,7 +45,16 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
     if (!o->producer.empty() && chosen.size() != 1)
       throw data::InputError("--as names one producer: give exactly one --backend");
     const at::Device device = kern::parse_device(o->device);
-    const data::CaseInputs in = data::read_case_inputs(o->path);
+    const data::CaseManifest m = data::read_manifest(o->path);
+    // Refuse before running anything when nothing can be recorded.
+    for (const auto& b : chosen) {
+      const std::string name = o->producer.empty() ? b->name() : o->producer;
+      const std::string why = data::record_write_blocker(
+          m, std::string(data::kOutputsFolderName) + "/" + name + ".h5");
+      if (!why.empty()) throw data::InputError("cannot record '" + name + "': " + why);
+    }
+    const data::CaseInputs in = data::read_case_inputs(m);
+    const std::string hash = data::input_hash(in);
     const kern::TorchCase on_device = kern::to_device(in, device);
 
     int rc = kExitOk;
@@ -59,13 +68,14 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
       Progress progress(b->name() + " on " + o->device, o->quiet);
       data::ProducerOutputs rec;
       rec.name = o->producer.empty() ? b->name() : o->producer;
+      rec.input_hash = hash;
       const kern::TorchOutputs outputs = b->run(on_device);
       rec.outputs = kern::to_host(outputs);
       rec.provenance = kern::run_provenance(*b, device, in.config, kCommit, outputs.variant);
       progress.finish();
-      data::write_producer(o->path, rec);
-      std::cout << b->name() << " (" << o->device << "): recorded as /outputs/" << rec.name
-                << " in " << o->path << "\n";
+      data::write_producer(m, rec);
+      std::cout << b->name() << " (" << o->device << "): recorded as " << o->path << "/"
+                << data::kOutputsFolderName << "/" << rec.name << ".h5\n";
     }
     return rc;
   }});

@@ -5,12 +5,13 @@
 #include <memory>
 
 #include "harness/commands/command.hpp"
+#include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
 #include "harness/selftest/selftest_formats.hpp"
 #include "harness/selftest/selftest_run.hpp"
 #include "kernels/registry.hpp"
-#include "reports/atomic_file.hpp"
+#include "datasets/atomic_output.hpp"
 
 namespace attn::cli {
 
@@ -21,12 +22,7 @@ void add_selftest_command(CLI::App& root, std::vector<Command>& commands) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
-      "selftest",
-      "Run the real flash path and every mutant (defective variant, see `backends`) over a "
-      "generated fixture suite and print the detection matrix: which rule flags which variant "
-      "(default gate with unit-scale and realistic grad_out, scaled-floor gate, old cosine rule, "
-      "assert_close, worst err_c/err_b, invalid-row check). Exit 0 when flash passes the default "
-      "gate on every case and every mutant is caught, 1 otherwise.");
+      "selftest", torch_command_description("selftest"));
   app->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   app->add_option("--json", o->json, "write the matrix with per-case detail as JSON");
   app->add_option("--markdown", o->markdown, "write the matrix as Markdown");
@@ -41,9 +37,9 @@ void add_selftest_command(CLI::App& root, std::vector<Command>& commands) {
     progress.finish();
     std::cout << selftest::format_matrix_text(m);
     if (!o->json.empty())
-      report::write_file_atomically(o->json, selftest::matrix_json(m).dump(2) + "\n");
+      data::write_file_atomically(o->json, selftest::matrix_json(m).dump(2) + "\n");
     if (!o->markdown.empty())
-      report::write_file_atomically(o->markdown, selftest::format_matrix_markdown(m));
+      data::write_file_atomically(o->markdown, selftest::format_matrix_markdown(m));
     return int(m.passed ? kExitOk : kExitGateViolation);
   }});
 }

@@ -14,8 +14,8 @@ PreparedCase prepare_case(data::CaseInputs inputs, const at::Device& device) {
   c.reference.name = "reference";
   c.reference.provenance["backend"] = "structured-fp64";
   c.reference.provenance["invalid_rows"] = "zeros";
-  c.reference.outputs = reference_outputs(ref::structured_reference(reference_inputs(c.inputs)),
-                                          c.inputs.config);
+  c.reference.outputs = reference_outputs(
+      ref::structured_reference(reference_problem(c.inputs)->view), c.inputs.config);
   c.on_device = kern::to_device(c.inputs, device);
   return c;
 }

@@ -28,8 +28,8 @@ pycheck() {  # DESCRIPTION PYTHON-CODE (sys.argv[1:] = remaining args)
 }
 
 for sub in compare gate inspect; do expect 0 "$sub --help" -- "$bin" "$sub" --help; done
-case=$work/x.h5
-$py "$here/gate_external_case.py" --write "$case" || { echo "FAIL: could not write the case"; exit 1; }
+case=$work/x
+$py "$here/gate_external_case.py" --write "$case" "$bin" || { echo "FAIL: could not write the case"; exit 1; }
 
 # compare
 expect 0 "compare ext" -- "$bin" compare "$case" --candidate ext -q --json "$work/c.json" --markdown "$work/c.md"
@@ -53,14 +53,14 @@ expect 2 "compare without --candidate" -- "$bin" compare "$case"
 expect 2 "compare --worst -1" -- "$bin" compare "$case" --candidate ext --worst -1
 
 # gate
-cp "$case" "$work/y.h5"
-expect 0 "gate two cases" -- "$bin" gate "$case" "$work/y.h5" --candidate ext -q --junit "$work/ok.xml" --json "$work/g.json"
-contains "$work/out" "^PASS  .*y.h5 (9/9 tensors" "gate prints one line per case"
+cp -r "$case" "$work/y"
+expect 0 "gate two cases" -- "$bin" gate "$case" "$work/y" --candidate ext -q --junit "$work/ok.xml" --json "$work/g.json"
+contains "$work/out" "^PASS  .*/y (9/9 tensors" "gate prints one line per case"
 contains "$work/out" "gate PASS: 2 case(s), 0 failing" "gate prints a total"
 pycheck "gate --junit (pass)" 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
 cases = r.findall("./testsuite/testcase")
 assert len(r.findall("testsuite")) == 2 and len(cases) == 18, len(cases)
-assert not r.findall(".//failure") and cases[2].get("name").endswith("x.h5:dq"), cases[2].get("name")' "$work/ok.xml"
+assert not r.findall(".//failure") and cases[2].get("name").endswith("x:dq"), cases[2].get("name")' "$work/ok.xml"
 pycheck "gate --json" 'import json, sys; d = json.load(open(sys.argv[1]))
 assert d["schema"] == "attn-harness.gate/1" and d["exit_code"] == 0 and d["totals"]["judged_tensors"] == 18, d["totals"]' "$work/g.json"
 expect 1 "gate ext_bad" -- "$bin" gate "$case" --candidate ext_bad -q --junit "$work/bad.xml"
@@ -69,12 +69,13 @@ pycheck "gate --junit (fail)" 'import sys, xml.etree.ElementTree as E; r = E.par
 f = r.findall(".//failure"); assert len(f) == 2, len(f)
 m = f[0].get("message"); assert m.startswith("dq: err_c") and "threshold" in m and "floor" in m, m
 assert "err_b=" in f[0].text and "ratio=" in f[0].text, f[0].text' "$work/bad.xml"
-expect 2 "gate with a missing case" -- "$bin" gate "$case" "$work/nope.h5" --candidate ext -q --junit "$work/err.xml"
-contains "$work/out" "^PASS  .*x.h5" "the other cases are still judged"
-contains "$work/out" "^ERROR .*nope.h5" "the missing case is named"
+expect 2 "gate with a missing case" -- "$bin" gate "$case" "$work/nope" --candidate ext -q --junit "$work/err.xml"
+contains "$work/out" "^PASS  .*/x " "the other cases are still judged"
+contains "$work/out" "^ERROR .*nope" "the missing case is named"
 pycheck "gate --junit (error)" 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
 assert len(r.findall(".//error")) == 1 and r.get("errors") == "1"' "$work/err.xml"
 expect 2 "gate: default candidate flash is not recorded" -- "$bin" gate "$case" -q
+contains "$work/out" "attn-harness run .* --backend flash" "the error names the command that records it"
 expect 2 "gate: unknown profile" -- "$bin" gate "$case" --candidate ext --profile no-such-profile -q
 contains "$work/err" "no-such-profile" "the unknown profile is named"
 echo '{"schema": "attn-harness.profile/1", "mode": "relative", "tensors": {"dq": {"ratio": 3}, "dx": {}}}' >"$work/bad.json"
@@ -85,19 +86,31 @@ expect 0 "gate: a profile judging dq only" -- "$bin" gate "$case" --candidate ex
 contains "$work/out" "(1/1 tensors" "only the listed tensor is judged"
 expect 0 "gate: abs-bf16" -- "$bin" gate "$case" --candidate ext --profile abs-bf16 -q
 expect 2 "gate: missing baseline under the relative profile" -- "$bin" gate "$case" --candidate ext --baseline none -q
-cp "$case" "$work/nobase.h5"
-$py -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); del f["outputs/sdpa"]' "$work/nobase.h5"
-expect 2 "gate: the default baseline absent under the relative profile" -- "$bin" gate "$work/nobase.h5" --candidate ext -q
-contains "$work/out" "needs one" "the error says the relative profile needs a baseline"
-expect 0 "gate: no baseline needed under abs-bf16" -- "$bin" gate "$work/nobase.h5" --candidate ext --profile abs-bf16 -q
-expect 0 "compare without a baseline under abs-bf16" -- "$bin" compare "$work/nobase.h5" --candidate ext --profile abs-bf16 -q
+cp -r "$case" "$work/nobase"
+rm "$work/nobase/outputs/sdpa.h5"
+expect 2 "gate: the default baseline absent under the relative profile" -- "$bin" gate "$work/nobase" --candidate ext -q
+contains "$work/out" "attn-harness run .* --backend sdpa" "the error names the command that records the baseline"
+expect 0 "gate: no baseline needed under abs-bf16" -- "$bin" gate "$work/nobase" --candidate ext --profile abs-bf16 -q
+expect 0 "compare without a baseline under abs-bf16" -- "$bin" compare "$work/nobase" --candidate ext --profile abs-bf16 -q
 contains "$work/out" "no baseline" "compare says there is no baseline"
-"$bin" generate -o "$work/gen.h5" --preset custom --heads 2 --kv-heads 1 --head-dim 8 --seq 16 >/dev/null
-expect 2 "gate: a case with no producers" -- "$bin" gate "$work/gen.h5" -q
+"$bin" generate -o "$work/gen" --preset custom --heads 2 --kv-heads 1 --head-dim 8 --seq 16 >/dev/null
+expect 2 "gate: a case with no producers" -- "$bin" gate "$work/gen" -q
+
+# A damaged producer file: that case's line says so, the others are judged, the summary and
+# the JUnit file are written.
+cp -r "$case" "$work/damaged"
+head -c 3000 "$case/outputs/ext.h5" >"$work/damaged/outputs/ext.h5"
+expect 2 "gate: a damaged producer among good cases" -- "$bin" gate "$case" "$work/damaged" --candidate ext -q --junit "$work/dmg.xml"
+contains "$work/out" "^ERROR .*damaged.*cannot be read" "the damaged producer is named"
+contains "$work/out" "^gate ERROR: 2 case(s)" "the summary is written"
+pycheck "gate --junit with a damaged case" 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
+assert len(r.findall("testsuite")) == 2 and len(r.findall(".//error")) == 1' "$work/dmg.xml"
+expect 0 "info lists the damaged producer" -- "$bin" info "$work/damaged"
+contains "$work/out" "ext  *damaged" "info marks it damaged"
 
 # inspect
 expect 0 "inspect --at" -- "$bin" inspect "$case" --tensor dq --at 0,1,3,5 -q
-contains "$work/out" "reference (fp64)" "inspect prints the reference value"
+contains "$work/out" "reference (fp64, cached)" "inspect prints the reference value"
 contains "$work/out" "sdpa (baseline)" "inspect marks the baseline"
 contains "$work/out" "ext_bad" "inspect lists every producer"
 contains "$work/out" "singleton m=2: logit" "inspect prints the singleton weights"

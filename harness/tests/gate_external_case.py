@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""A case file written from outside the C++ code (h5py + numpy only), gated by attn-harness.
+"""A case written from outside the C++ code (h5py + numpy only), gated by attn-harness.
 
-Writes a small TTT case (README.md "Case files"): the inputs, and three producers computed in
-numpy float32 from DESIGN.md section 2 and rounded to bf16 (lse kept in float32):
+Writes a small TTT case folder (docs/case-format.md): inputs.h5, then asks attn-harness for the
+inputs' hash (`info --verify --json -`) and records three producers as outputs/<name>.h5,
+computed in numpy float32 from the function of docs/design.md and rounded to bf16 (lse kept in
+float32):
   ext      the structured form (block 0 causal + one singleton per block, merged by LSE),
            invalid rows exactly 0, declared invalid_rows = "zeros";
   sdpa     the dense form (concatenated keys, explicit -inf mask), arbitrary finite values on
@@ -10,11 +12,13 @@ numpy float32 from DESIGN.md section 2 and rounded to bf16 (lse kept in float32)
   ext_bad  ext with the defect that once shipped: the block-0 backward uses block 0's own LSE
            and output instead of the merged ones (dq and dk0 lose part of their value).
 Then checks: `gate --candidate ext` exits 0, `gate --candidate ext_bad` exits 1 naming dq,
-a relative gate without the baseline exits 2, and the bf16 type reads back exactly.
+a relative gate without the baseline exits 2, the bf16 type reads back exactly, and the same
+case as one schema-1 file (the earlier single-file format) is still judged, with a note.
 
 Usage: gate_external_case.py PATH/TO/attn-harness
-       gate_external_case.py --write CASE.h5     (only write the case; used by cli tests)
+       gate_external_case.py --write CASE PATH/TO/attn-harness   (only write the case folder)
 """
+import json
 import os
 import subprocess
 import sys
@@ -138,12 +142,13 @@ def dense(q, k, v, g, rng):
     return out, lse, dq, dk, dv
 
 
-def write_producer(f, name, outs, invalid_rows):
+def write_outputs(grp, name, outs, invalid_rows, input_hash):
     out, lse, dq, dk, dv = outs
-    grp = f.create_group("outputs/" + name)
     for key, val in (("backend", name), ("device", "cpu"), ("dtype", "bf16"),
                      ("torch_version", "none (numpy)"), ("invalid_rows", invalid_rows)):
         grp.attrs[key] = val
+    if input_hash is not None:
+        grp.attrs["input_hash"] = input_hash
     write_bf16(grp, "out", out)
     grp.create_dataset("lse", data=lse.astype(np.float32))
     write_bf16(grp, "dq", dq)
@@ -152,30 +157,60 @@ def write_producer(f, name, outs, invalid_rows):
         write_bf16(grp, "dv%d" % m, dv[m])
 
 
-def write_case(path):
+def make_case():
     rng = np.random.default_rng(20240601)
     bf = lambda *shape: round_bf16(rng.standard_normal(shape).astype(np.float32))
     q = bf(B, H, L, D)
     k = [bf(B, HKV, L, D) for _ in range(T + 1)]
     v = [bf(B, HKV, L, D) for _ in range(T + 1)]
     g = round_bf16(0.5 * rng.standard_normal((B, H, L, D)).astype(np.float32))
-    with h5py.File(path, "w") as f:
-        f.attrs["schema_version"] = np.int32(1)
-        for key, val in zip("B H Hkv L D t".split(), (B, H, HKV, L, D, T)):
-            f.attrs[key] = np.int64(val)
-        f.attrs["dtype"] = "bf16"
-        f.attrs["scale"] = np.float64(SCALE)
-        inp = f.create_group("inputs")
-        write_bf16(inp, "q", q)
-        for m in range(T + 1):
-            write_bf16(inp, "k%d" % m, k[m])
-            write_bf16(inp, "v%d" % m, v[m])
-        inp.create_dataset("valid_len", data=VALID_LEN)
-        write_bf16(inp, "grad_out", g)
-        write_producer(f, "ext", structured(q, k, v, g), "zeros")
-        write_producer(f, "ext_bad", structured(q, k, v, g, own_lse_bug=True), "zeros")
-        write_producer(f, "sdpa", dense(q, k, v, g, rng), "unspecified")
+    producers = [("ext", structured(q, k, v, g), "zeros"),
+                 ("ext_bad", structured(q, k, v, g, own_lse_bug=True), "zeros"),
+                 ("sdpa", dense(q, k, v, g, rng), "unspecified")]
+    return q, k, v, g, producers
+
+
+def write_inputs(f, q, k, v, g, schema):
+    f.attrs["schema_version"] = np.int32(schema)
+    for key, val in zip("B H Hkv L D t".split(), (B, H, HKV, L, D, T)):
+        f.attrs[key] = np.int64(val)
+    f.attrs["dtype"] = "bf16"
+    f.attrs["scale"] = np.float64(SCALE)
+    inp = f.create_group("inputs")
+    write_bf16(inp, "q", q)
+    for m in range(T + 1):
+        write_bf16(inp, "k%d" % m, k[m])
+        write_bf16(inp, "v%d" % m, v[m])
+    inp.create_dataset("valid_len", data=VALID_LEN)
+    write_bf16(inp, "grad_out", g)
+
+
+def write_case(folder, binary):
+    """A case folder as a user's own code would write one: inputs, then each producer's file
+    (written under a temporary name and renamed, so a reader never sees half of it)."""
+    q, k, v, g, producers = make_case()
+    os.makedirs(os.path.join(folder, "outputs"), exist_ok=True)
+    with h5py.File(os.path.join(folder, "inputs.h5"), "w") as f:
+        write_inputs(f, q, k, v, g, 2)
+    p = subprocess.run([binary, "info", folder, "--verify", "--json", "-"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit("attn-harness info --verify failed: " + p.stderr)
+    input_hash = json.loads(p.stdout)["input_hash"]
+    for name, outs, invalid in producers:
+        tmp = os.path.join(folder, "outputs", "." + name + ".h5.tmp")
+        with h5py.File(tmp, "w") as f:
+            write_outputs(f, name, outs, invalid, input_hash)
+        os.replace(tmp, os.path.join(folder, "outputs", name + ".h5"))
     return q
+
+
+def write_schema1(path):
+    """The same case as one file in the earlier format: records carry no input hash."""
+    q, k, v, g, producers = make_case()
+    with h5py.File(path, "w") as f:
+        write_inputs(f, q, k, v, g, 1)
+        for name, outs, invalid in producers:
+            write_outputs(f.create_group("outputs/" + name), name, outs, invalid, None)
 
 
 failures = []
@@ -194,17 +229,17 @@ def run(binary, *args):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--write":
-        write_case(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "--write":
+        write_case(sys.argv[2], sys.argv[3])
         return 0
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as work:
-        case = os.path.join(work, "external.h5")
-        q = write_case(case)
-        with h5py.File(case, "r") as f:  # the bf16 layout reads back exactly through HDF5
+        case = os.path.join(work, "external")
+        q = write_case(case, binary)
+        with h5py.File(os.path.join(case, "inputs.h5"), "r") as f:  # the bf16 layout reads back exactly through HDF5
             t = f["inputs/q"].id.get_type()
             check(t.get_size() == 2 and t.get_fields() == (15, 7, 8, 0, 7) and t.get_ebias() == 127,
                   "bf16 type: size 2, fields (15, 7, 8, 0, 7), bias 127")
@@ -230,6 +265,26 @@ def main():
         check(rc == 2, "an explicitly named missing baseline exits 2 even under abs-bf16 (got %d)" % rc)
         rc, text = run(binary, "gate", case, "--candidate", "ext", "--profile", "abs-bf16", "--baseline", "ext", "-q")
         check(rc == 0, "abs-bf16 passes ext (got %d)\n%s" % (rc, text))
+
+        # The earlier single-file format is still judged; its records are tied to nothing.
+        old = os.path.join(work, "schema1.h5")
+        write_schema1(old)
+        rc, text = run(binary, "gate", old, "--candidate", "ext", "-q")
+        check(rc == 0 and "schema-1" in text, "a schema-1 file is judged, with a note (got %d)\n%s" % (rc, text))
+        rc, text = run(binary, "gate", old, "--candidate", "ext_bad", "-q")
+        check(rc == 1, "a schema-1 file's defect is caught (got %d)\n%s" % (rc, text))
+        migrated = os.path.join(work, "migrated")
+        rc, text = run(binary, "migrate", old, "-o", migrated)
+        check(rc == 0, "migrate exits 0 (got %d)\n%s" % (rc, text))
+        rc, text = run(binary, "gate", migrated, "--candidate", "ext", "-q")
+        check(rc == 0 and "schema-1" not in text, "the migrated case is current (got %d)\n%s" % (rc, text))
+
+        # Inputs edited after the outputs were recorded: the outputs are stale, never judged.
+        with h5py.File(os.path.join(case, "inputs.h5"), "a") as f:
+            f.attrs["scale"] = np.float64(0.5)
+        rc, text = run(binary, "gate", case, "--candidate", "ext", "-q")
+        check(rc == 2 and "stale" in text and "attn-harness run" in text,
+              "stale outputs are an input error naming the command that records them (got %d)\n%s" % (rc, text))
     if failures:
         print("%d check(s) failed" % len(failures))
         return 1

@@ -35,7 +35,7 @@ expect 0 "backends" -- "$bin" backends
 contains "$work/out" "^Mutants" "backends has a mutant section"
 contains "$work/out" "mutant-gqa-tiled" "backends lists the mutants"
 
-case=$work/case.h5
+case=$work/case
 expect 0 "generate" -- "$bin" generate -o "$case" --preset custom --heads 4 --kv-heads 2 \
   --head-dim 64 --seq 48 --ttt-step 2 --batch 2 --pad 0,5 --grad-scale 1 --seed 9
 expect 0 "run all" -- "$bin" run "$case" --backend all -q

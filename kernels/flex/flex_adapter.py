@@ -2,19 +2,19 @@
 """The flex_attention backend of attn-harness (Python: flex_attention needs torch.compile).
 
 Runs flex_attention over the concatenated cache [k0 | k1 | ... | kt] (length (t+1) L) with the
-TTT block mask of ../shared/DESIGN.md section 2: block 0 causal with q, kv < valid_len - t;
+TTT block mask of docs/design.md: block 0 causal with q, kv < valid_len - t;
 block m >= 1 diagonal with kv mod L < valid_len - t. Invalid rows give out 0 and (set here) lse 0.
 
-    flex_adapter.py record CASE.h5 [--device cpu|cuda] [--as NAME] [--no-backward]
+    flex_adapter.py record CASE [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
         [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (README "## Benchmarks")
 
 On CPU torch 2.11 compiles flex_attention for inference only and without the LSE: there the
-adapter records out alone and says so in the producer's `tensors` attribute ("out"; "out,lse"
-with --no-backward; "all" otherwise), which compare and gate honour.
+adapter records out alone (compare and gate judge what a producer recorded, and say what it
+did not).
 
-reads the case's inputs, runs forward and backward (grad_out from the case) and records the
-outputs under /outputs/<NAME> (default "flex") with provenance, compile time included, so that
+`record` reads the case's inputs, runs forward and backward (grad_out from the case) and records
+the outputs as CASE/outputs/<NAME>.h5 (default "flex") with provenance, compile time included, so that
 `attn-harness compare/gate` judge flex like the C++ backends. Exit codes: 0 ok, 2 bad input or
 unsupported (message on stderr).
 """
@@ -26,54 +26,21 @@ import statistics
 import sys
 import time
 
-import h5py
 import torch
 import torch._dynamo
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "datasets"))
-from record_example import record_outputs  # noqa: E402  (the documented case-file writer)
-
-_DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32, "f64": torch.float64}
-
-
-class InputError(Exception):
-    pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "harness", "python"))
+from attn_harness.case import InputError, read_inputs, record_outputs  # noqa: E402
 
 
 def read_case(path, device):
-    """The case's inputs as tensors on `device` in the case dtype (bf16 read exactly via f4)."""
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(f"{path}: not a readable HDF5 case file ({e})")
-    with f:
-        a = f.attrs
-        for key in ("B", "H", "Hkv", "L", "D", "t", "dtype", "scale"):
-            if key not in a:
-                raise InputError(f"{path}: missing root attribute '{key}'")
-        dtype_name = a["dtype"].decode() if isinstance(a["dtype"], bytes) else str(a["dtype"])
-        if dtype_name not in _DTYPES:
-            raise InputError(f"{path}: dtype: expected bf16, f32 or f64, found {dtype_name}")
-        dtype = _DTYPES[dtype_name]
-        t = int(a["t"])
-
-        def load(name):
-            if f"inputs/{name}" not in f:
-                raise InputError(f"{path}: missing dataset /inputs/{name}")
-            return torch.from_numpy(f[f"inputs/{name}"].astype("f8")[...]).to(device=device, dtype=dtype)
-
-        case = dict(q=load("q"), grad_out=load("grad_out"),
-                    k=[load(f"k{m}") for m in range(t + 1)], v=[load(f"v{m}") for m in range(t + 1)],
-                    valid_len=torch.from_numpy(f["inputs/valid_len"][...].astype("i8")).to(device),
-                    t=t, scale=float(a["scale"]), dtype=dtype_name)
-    return case
+    """The case's inputs as tensors on `device` in the case dtype."""
+    return read_inputs(path, device)
 
 
 def ttt_block_mask(valid_len, t, B, L, device, make=create_block_mask):
-    """The TTT block mask over the concatenated cache (DESIGN.md section 2, flex). `make`:
+    """The TTT block mask over the concatenated cache (docs/design.md, flex). `make`:
     create_block_mask, or torch.compile(create_block_mask), which never materialises the dense
     L x L(t+1) boolean mask (what training code uses at long L)."""
     n_valid = valid_len - t
@@ -140,18 +107,13 @@ def record(args):
     fn = torch.compile(flex_attention, dynamic=False)
     _, compile_and_run = run_flex(case, not args.no_backward, not cpu, compiled=fn)
     outputs, step = run_flex(case, not args.no_backward, not cpu, compiled=fn)
-    if args.no_backward:
-        zeros_q = torch.zeros_like(case["q"])
-        outputs.update(dq=zeros_q, dk=[torch.zeros_like(k) for k in case["k"]],
-                       dv=[torch.zeros_like(v) for v in case["v"]])
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    record_outputs(args.case, args.name, outputs["out"], outputs["lse"], outputs["dq"],
-                   outputs["dk"], outputs["dv"], invalid_rows="zeros", backend="flex",
-                   variant="torch.compile(flex_attention)", device_name=device_name,
-                   tensors="out" if cpu else ("out,lse" if args.no_backward else "all"),
+    record_outputs(args.case, args.name, outputs["out"], None if cpu else outputs["lse"],
+                   outputs.get("dq"), outputs.get("dk"), outputs.get("dv"), invalid_rows="zeros",
+                   backend="flex", variant="torch.compile(flex_attention)", device_name=device_name,
                    compile_plus_first_step_seconds=f"{compile_and_run:.3f}",
                    step_seconds=f"{step:.4f}")
-    print(f"flex ({args.device}): recorded as /outputs/{args.name} in {args.case} "
+    print(f"flex ({args.device}): recorded as {args.case}/outputs/{args.name}.h5 "
           f"(compile + first step {compile_and_run:.1f} s, step {step * 1e3:.1f} ms)")
 
 
@@ -389,12 +351,12 @@ def _write_bench_json(path, context, entries):
 def main():
     parser = argparse.ArgumentParser(description="flex_attention backend of attn-harness")
     sub = parser.add_subparsers(dest="command", required=True)
-    rec = sub.add_parser("record", help="run flex over a case file and record its outputs")
+    rec = sub.add_parser("record", help="run flex over a case folder and record its outputs")
     rec.add_argument("case")
     rec.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     rec.add_argument("--as", dest="name", default="flex")
     rec.add_argument("--no-backward", action="store_true",
-                     help="forward only (gradients recorded as 0 and not judged)")
+                     help="forward only (no gradients recorded)")
     ben = sub.add_parser("bench", help="time flex over a grid (Google Benchmark JSON, see README)")
     ben.add_argument("--presets", default="llama3-8b-mha")
     ben.add_argument("--seqs", default="1024,2048,4096,8192,16384,32768")

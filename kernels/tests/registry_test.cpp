@@ -113,14 +113,14 @@ TEST(TorchCase, ConversionsAreExact) {
     o.dk = c.k;
     o.dv = c.v;
     const data::AttentionOutputs h = to_host(o);
-    EXPECT_EQ(h.out.values, in.q.values);
+    EXPECT_EQ(h.out.to_f64(), in.q.to_f64());
     EXPECT_EQ(h.out.dtype, d);
     EXPECT_EQ(h.out.shape, in.q.shape);
     EXPECT_EQ(h.lse.dtype, data::DType::f32);
-    EXPECT_EQ(h.dq.values, in.grad_out.values);
+    EXPECT_EQ(h.dq.to_f64(), in.grad_out.to_f64());
     ASSERT_EQ(h.dk.size(), 2u);
-    EXPECT_EQ(h.dk[1].values, in.k[1].values);
-    EXPECT_EQ(h.dv[0].values, in.v[0].values);
+    EXPECT_EQ(h.dk[1].to_f64(), in.k[1].to_f64());
+    EXPECT_EQ(h.dv[0].to_f64(), in.v[0].to_f64());
   }
 }
 

@@ -14,14 +14,9 @@ namespace {
 
 data::Tensor random_tensor(std::mt19937_64& rng, data::DType dtype, std::vector<int64_t> shape,
                            double std) {
-  data::Tensor t;
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  int64_t n = 1;
-  for (int64_t s : t.shape) n *= s;
+  data::Tensor t = data::Tensor::zeros(dtype, std::move(shape));
   std::normal_distribution<double> normal(0.0, std);
-  t.values.resize(size_t(n));
-  for (double& x : t.values) x = data::round_to(dtype, normal(rng));
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, data::round_to(dtype, normal(rng)));
   return t;
 }
 
@@ -88,10 +83,15 @@ ref::TttResult reference(const data::CaseInputs& in) {
   const auto& c = in.config;
   r.shape = ref::TttShape{c.B, c.H, c.Hkv, c.L, c.D, c.t};
   r.scale = c.scale != 0.0 ? c.scale : 1.0 / std::sqrt(double(c.D));
-  r.q = in.q.values.data();
-  for (const auto& k : in.k) r.k.push_back(k.values.data());
-  for (const auto& v : in.v) r.v.push_back(v.values.data());
-  r.grad_out = in.grad_out.values.data();
+  // fp64 copies of the inputs, alive for the call.
+  const std::vector<double> q = in.q.to_f64(), g = in.grad_out.to_f64();
+  std::vector<std::vector<double>> k, v;
+  for (const auto& x : in.k) k.push_back(x.to_f64());
+  for (const auto& x : in.v) v.push_back(x.to_f64());
+  r.q = q.data();
+  for (const auto& x : k) r.k.push_back(x.data());
+  for (const auto& x : v) r.v.push_back(x.data());
+  r.grad_out = g.data();
   r.valid_len = in.valid_len;
   return ref::structured_reference(r);
 }

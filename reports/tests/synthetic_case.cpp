@@ -1,6 +1,7 @@
 #include "reports/tests/synthetic_case.hpp"
 
 #include <cmath>
+#include <functional>
 
 namespace attn::report::test {
 
@@ -35,8 +36,8 @@ Synthetic make_synthetic(std::vector<int64_t> valid_len, int64_t t) {
       for (int64_t h = 0; h < X; ++h)
         for (int64_t i = 0; i < rows[size_t(b)]; ++i)
           for (int64_t d = 0; d < D; ++d)
-            x.values[size_t(((b * X + h) * L + i) * D + d)] =
-                id.kind == TensorKind::lse ? 3.0 + next() : 0.5 * next();
+            x.set(((b * X + h) * L + i) * D + d,
+                  id.kind == TensorKind::lse ? 3.0 + next() : 0.5 * next());
     switch (id.kind) {
       case TensorKind::out: s.reference.outputs.out = x; break;
       case TensorKind::lse: s.reference.outputs.lse = x; break;
@@ -52,6 +53,22 @@ data::Tensor& tensor_of(data::ProducerOutputs& p, const TensorId& id) {
   return const_cast<data::Tensor&>(select_tensor(p.outputs, id, p.name));
 }
 
+data::ProducerOutputs clone_producer(const data::ProducerOutputs& p) {
+  data::ProducerOutputs c = p;
+  for (data::Tensor* t : {&c.outputs.out, &c.outputs.lse, &c.outputs.dq})
+    if (t->has_storage()) *t = t->clone();
+  for (auto* blocks : {&c.outputs.dk, &c.outputs.dv})
+    for (data::Tensor& t : *blocks)
+      if (t.has_storage()) t = t.clone();
+  return c;
+}
+
+void set_value(data::Tensor& t, size_t i, double v) { t.set(int64_t(i), data::round_to(t.dtype, v)); }
+
+void transform_values(data::Tensor& t, const std::function<double(double)>& f) {
+  for (int64_t i = 0; i < t.numel(); ++i) set_value(t, size_t(i), f(t.at(i)));
+}
+
 data::ProducerOutputs rounded_producer(const data::ProducerOutputs& reference, const std::string& name,
                                        data::DType dtype, const std::string& invalid_rows) {
   data::ProducerOutputs p = reference;
@@ -61,8 +78,10 @@ data::ProducerOutputs rounded_producer(const data::ProducerOutputs& reference, c
   const int64_t t = int64_t(reference.outputs.dk.size()) - 1;
   for (const TensorId& id : output_tensor_ids(t)) {
     data::Tensor& x = tensor_of(p, id);
-    x.dtype = id.kind == TensorKind::lse && dtype == data::DType::bf16 ? data::DType::f32 : dtype;
-    for (double& v : x.values) v = data::round_to(x.dtype, v);
+    const data::DType d = id.kind == TensorKind::lse && dtype == data::DType::bf16 ? data::DType::f32 : dtype;
+    std::vector<double> v = x.to_f64();
+    for (double& e : v) e = data::round_to(d, e);
+    x = data::Tensor::from_f64(d, x.shape, std::move(v));
   }
   return p;
 }

@@ -30,6 +30,17 @@ data::ProducerOutputs rounded_producer(const data::ProducerOutputs& reference, c
 /// Mutable tensor `id` of a producer.
 data::Tensor& tensor_of(data::ProducerOutputs& p, const TensorId& id);
 
+/// A deep copy (tensors cloned): tensors are shared between copies otherwise.
+data::ProducerOutputs clone_producer(const data::ProducerOutputs& p);
+
+/// Element i of t set to v rounded into t's dtype (NaN and inf as they are), so a test's
+/// edit of a bf16 tensor stays a bf16 value.
+void set_value(data::Tensor& t, size_t i, double v);
+inline void add_value(data::Tensor& t, size_t i, double dv) { set_value(t, i, t.at(int64_t(i)) + dv); }
+inline double value(const data::Tensor& t, size_t i) { return t.at(int64_t(i)); }
+/// Every element x of t replaced by f(x) (rounded into t's dtype).
+void transform_values(data::Tensor& t, const std::function<double(double)>& f);
+
 /// Flat index of (b, x, i, d) in a [B, X, L, D] (or [B, X, L] with d = 0) tensor.
 size_t flat_index(const data::Tensor& t, int64_t b, int64_t x, int64_t i, int64_t d = 0);
 

@@ -31,8 +31,8 @@ CaseComparison failing_case() {
   auto cand = rounded_producer(s.reference, "flash", data::DType::bf16);
   data::Tensor& bq = tensor_of(base, kDq);
   data::Tensor& cq = tensor_of(cand, kDq);
-  bq.values[flat_index(bq, 0, 0, 0, 0)] += 0.01;
-  cq.values[flat_index(cq, 1, 3, 8, 7)] += 0.05;
+  test::add_value(bq, flat_index(bq, 0, 0, 0, 0), 0.01);
+  test::add_value(cq, flat_index(cq, 1, 3, 8, 7), 0.05);
   CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   c.case_path = "cases/a&b <1>.h5";  // characters XML must escape
   c.input_hash = "0123456789abcdef";
@@ -52,7 +52,7 @@ TEST(ComparisonJson, StableKeysAndRoundTrip) {
   EXPECT_EQ(keys(j), (std::set<std::string>{"schema", "case", "input_hash", "config", "valid_len",
                                             "valid_rows", "candidate", "baseline", "reference",
                                             "profile", "options", "passed", "judged", "failed",
-                                            "tensors", "invalid_rows"}));
+                                            "tensors", "invalid_rows", "notes"}));
   EXPECT_EQ(j["passed"], false);
   EXPECT_EQ(j["failed"], json::array({"dq"}));
   EXPECT_EQ(j["valid_rows"], json::array({14, 9}));
@@ -100,7 +100,7 @@ TEST(ComparisonJson, NonFiniteNumbersBecomeNull) {
   const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   auto cand = rounded_producer(s.reference, "flash");
   data::Tensor& cq = tensor_of(cand, kDq);
-  cq.values[flat_index(cq, 0, 0, 0, 0)] = std::nan("");
+  test::set_value(cq, flat_index(cq, 0, 0, 0, 0), std::nan(""));
   const json j = json::parse(comparison_json(compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile())).dump());
   EXPECT_TRUE(j["tensors"][2]["gate"]["err_c"].is_null());
   EXPECT_EQ(j["tensors"][2]["candidate"]["nan"], 1);

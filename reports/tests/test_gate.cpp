@@ -49,8 +49,8 @@ CaseComparison dq_error_ratio_case(double ratio) {
   const double e = 1e-3;
   data::Tensor& bq = tensor_of(base, kDq);
   data::Tensor& cq = tensor_of(cand, kDq);
-  bq.values[flat_index(bq, 0, 0, 5, 1)] += e;
-  cq.values[flat_index(cq, 1, 2, 3, 7)] -= ratio * e;
+  test::add_value(bq, flat_index(bq, 0, 0, 5, 1), e);
+  test::add_value(cq, flat_index(cq, 1, 2, 3, 7), -(ratio * e));
   return compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
 }
 
@@ -78,8 +78,8 @@ TEST(Gate, OutUsesRatioTwo) {
   const auto s = make_synthetic();
   auto base = rounded_producer(s.reference, "sdpa", data::DType::f64, "unspecified");
   auto cand = rounded_producer(s.reference, "flash", data::DType::f64);
-  tensor_of(base, kOut).values[flat_index(tensor_of(base, kOut), 0, 0, 0, 0)] += 1e-3;
-  tensor_of(cand, kOut).values[flat_index(tensor_of(cand, kOut), 0, 0, 0, 0)] += 2.5e-3;
+  test::add_value(tensor_of(base, kOut), flat_index(tensor_of(base, kOut), 0, 0, 0, 0), 1e-3);
+  test::add_value(tensor_of(cand, kOut), flat_index(tensor_of(cand, kOut), 0, 0, 0, 0), 2.5e-3);
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_EQ(c.failed_tensors(), std::vector<std::string>{"out"});
 }
@@ -103,7 +103,7 @@ TEST(Gate, ScaledFloorOffsetFollowsTheTensorScale) {
   // Scale dq down by 2^-10: the absolute-offset floor stays ~1e-3 while the scaled one shrinks
   // with the tensor (both in bf16).
   auto s = make_synthetic();
-  for (double& v : tensor_of(s.reference, kDq).values) v *= std::ldexp(1.0, -10);
+  test::transform_values(tensor_of(s.reference, kDq), [](double v) { return v * std::ldexp(1.0, -10); });
   const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   const auto cand = rounded_producer(s.reference, "flash");
   GateProfile scaled = default_bf16_profile();
@@ -124,10 +124,10 @@ TEST(Gate, ScaledFloorOffsetFollowsTheTensorScale) {
 TEST(Gate, NanInCandidateFailsWhateverTheThreshold) {
   const auto s = make_synthetic();
   auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
-  for (double& v : tensor_of(base, kDq).values) v += 100;  // a huge threshold
+  test::transform_values(tensor_of(base, kDq), [](double v) { return v + 100; });  // a huge threshold
   auto cand = rounded_producer(s.reference, "flash");
   data::Tensor& cq = tensor_of(cand, kDq);
-  cq.values[flat_index(cq, 0, 1, 2, 3)] = std::nan("");
+  test::set_value(cq, flat_index(cq, 0, 1, 2, 3), std::nan(""));
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_EQ(c.failed_tensors(), std::vector<std::string>{"dq"});
   EXPECT_NE(find(c, "dq").gate.reason.find("1 NaN"), std::string::npos);
@@ -137,7 +137,7 @@ TEST(Gate, NonFiniteBaselineFailsTheRelativeRule) {
   const auto s = make_synthetic();
   auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   data::Tensor& bq = tensor_of(base, kDq);
-  bq.values[flat_index(bq, 0, 0, 0, 0)] = INFINITY;
+  test::set_value(bq, flat_index(bq, 0, 0, 0, 0), INFINITY);
   const auto cand = rounded_producer(s.reference, "flash");
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_EQ(c.failed_tensors(), std::vector<std::string>{"dq"});
@@ -151,8 +151,8 @@ TEST(Gate, OnlyValidRowsDecideTheVerdict) {
   const CaseComparison clean = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   for (const TensorId& id : output_tensor_ids(2)) {
     data::Tensor& x = tensor_of(cand, id);
-    x.values[flat_index(x, 1, 1, 12, 0)] = 1e4;  // row 12 of batch 1 is invalid (9 valid rows)
-    x.values[flat_index(x, 0, 0, 15, 0)] = std::nan("");
+    test::set_value(x, flat_index(x, 1, 1, 12, 0), 1e4);  // row 12 of batch 1 is invalid (9 valid rows)
+    test::set_value(x, flat_index(x, 0, 0, 15, 0), std::nan(""));
   }
   const CaseComparison dirty = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_TRUE(clean.passed);
@@ -167,10 +167,10 @@ TEST(Gate, ZerosProducerWithValuesOnInvalidRowsIsReportedNotGated) {
   const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   auto cand = rounded_producer(s.reference, "flash", data::DType::bf16, "zeros");
   data::Tensor& out = tensor_of(cand, kOut);
-  out.values[flat_index(out, 1, 0, 10, 3)] = -0.25;
-  out.values[flat_index(out, 1, 2, 15, 0)] = 0.125;
+  test::set_value(out, flat_index(out, 1, 0, 10, 3), -0.25);
+  test::set_value(out, flat_index(out, 1, 2, 15, 0), 0.125);
   data::Tensor& dk0 = tensor_of(cand, {TensorKind::dk, 0});
-  dk0.values[flat_index(dk0, 0, 1, 14, 0)] = 1e-6;
+  test::set_value(dk0, flat_index(dk0, 0, 1, 14, 0), 1e-6);
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_TRUE(c.passed);  // the gate judges valid rows only
   ASSERT_TRUE(c.invalid_rows.checked);
@@ -211,7 +211,7 @@ TEST(Gate, AbsoluteProfileNeedsNoBaseline) {
   const auto s = make_synthetic();
   auto cand = rounded_producer(s.reference, "flash", data::DType::f64);
   data::Tensor& cq = tensor_of(cand, kDq);
-  cq.values[flat_index(cq, 0, 0, 0, 0)] += 0.02;
+  test::add_value(cq, flat_index(cq, 0, 0, 0, 0), 0.02);
   GateProfile p;
   p.name = "abs-test";
   p.mode = GateProfile::Mode::absolute;
@@ -231,7 +231,7 @@ TEST(Gate, ProfileJudgesOnlyTheTensorsItLists) {
   const auto s = make_synthetic();
   auto base = rounded_producer(s.reference, "sdpa", data::DType::f64, "unspecified");
   auto cand = rounded_producer(s.reference, "flash", data::DType::f64);
-  tensor_of(cand, kOut).values[0] += 1.0;  // out is bad but not judged
+  test::add_value(tensor_of(cand, kOut), 0, 1.0);  // out is bad but not judged
   GateProfile p = default_bf16_profile();
   p.rules = {{"dq", {3, 0, 0}}, {"dk1", {3, 0, 0}}};
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, p);
@@ -245,7 +245,7 @@ TEST(Gate, SingletonBlocksAreSeparateTensors) {
   auto base = rounded_producer(s.reference, "sdpa", data::DType::f64, "unspecified");
   auto cand = rounded_producer(s.reference, "flash", data::DType::f64);
   data::Tensor& dv2 = tensor_of(cand, {TensorKind::dv, 2});
-  dv2.values[flat_index(dv2, 1, 1, 8, 5)] += 0.01;  // row 8 of batch 1: the last valid row
+  test::add_value(dv2, flat_index(dv2, 1, 1, 8, 5), 0.01);  // row 8 of batch 1: the last valid row
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_EQ(c.failed_tensors(), std::vector<std::string>{"dv2"});
   EXPECT_EQ(find(c, "dv2").worst.at(0).block, 2);

@@ -22,7 +22,7 @@ struct Fixture {
   test::Synthetic s = make_synthetic();
   std::vector<int64_t> rows = valid_rows(s.inputs.valid_len, s.inputs.config.t);
   data::Tensor ref(const TensorId& id) { return select_tensor(s.reference.outputs, id, "ref"); }
-  data::Tensor f64_copy(const TensorId& id) { return ref(id); }
+  data::Tensor f64_copy(const TensorId& id) { return ref(id).clone(); }
 };
 
 TEST(TensorComparison, ExactCopyHasZeroErrorAndCountsValidElementsOnly) {
@@ -42,9 +42,9 @@ TEST(TensorComparison, GarbageOnInvalidRowsIsNotJudged) {
   Fixture f;
   const data::Tensor r = f.ref(kDq);
   data::Tensor c = f.f64_copy(kDq);
-  c.values[flat_index(c, 1, 0, 9, 0)] = 1e6;               // row 9 of batch 1: invalid
-  c.values[flat_index(c, 1, 3, 15, 7)] = std::nan("");      // last row: invalid
-  c.values[flat_index(c, 0, 2, 15, 1)] = -7;               // batch 0 rows >= 14: invalid
+  test::set_value(c, flat_index(c, 1, 0, 9, 0), 1e6);               // row 9 of batch 1: invalid
+  test::set_value(c, flat_index(c, 1, 3, 15, 7), std::nan(""));      // last row: invalid
+  test::set_value(c, flat_index(c, 0, 2, 15, 1), -7);               // batch 0 rows >= 14: invalid
   const TensorComparison tc = compare_tensor(kDq, r, c, nullptr, f.rows, 2, {});
   EXPECT_EQ(tc.candidate.max_abs, 0);
   EXPECT_EQ(tc.candidate.nan, 0);
@@ -54,8 +54,8 @@ TEST(TensorComparison, NanAndInfAreCountedAndDominate) {
   Fixture f;
   const data::Tensor r = f.ref(kDq);
   data::Tensor c = f.f64_copy(kDq);
-  c.values[flat_index(c, 0, 1, 3, 2)] = std::nan("");
-  c.values[flat_index(c, 1, 2, 8, 0)] = -INFINITY;
+  test::set_value(c, flat_index(c, 0, 1, 3, 2), std::nan(""));
+  test::set_value(c, flat_index(c, 1, 2, 8, 0), -INFINITY);
   const TensorComparison tc = compare_tensor(kDq, r, c, nullptr, f.rows, 2, {});
   EXPECT_EQ(tc.candidate.nan, 1);
   EXPECT_EQ(tc.candidate.inf, 1);
@@ -73,11 +73,11 @@ TEST(TensorComparison, WorstKOrderAndCoordinates) {
   Fixture f;
   const data::Tensor r = f.ref(kDk1);
   data::Tensor c = f.f64_copy(kDk1), base = f.f64_copy(kDk1);
-  c.values[flat_index(c, 1, 1, 4, 6)] += 0.03;
-  c.values[flat_index(c, 0, 0, 13, 0)] -= 0.05;
-  c.values[flat_index(c, 0, 1, 2, 3)] += 0.01;
-  c.values[flat_index(c, 0, 1, 2, 4)] += 0.01;  // tie with the previous one: later index
-  base.values[flat_index(c, 0, 0, 13, 0)] += 0.001;
+  test::add_value(c, flat_index(c, 1, 1, 4, 6), 0.03);
+  test::add_value(c, flat_index(c, 0, 0, 13, 0), -(0.05));
+  test::add_value(c, flat_index(c, 0, 1, 2, 3), 0.01);
+  test::add_value(c, flat_index(c, 0, 1, 2, 4), 0.01);  // tie with the previous one: later index
+  test::add_value(base, flat_index(c, 0, 0, 13, 0), 0.001);
   CompareOptions o;
   o.worst_k = 3;
   const TensorComparison tc = compare_tensor(kDk1, r, c, &base, f.rows, 1, o);
@@ -89,7 +89,7 @@ TEST(TensorComparison, WorstKOrderAndCoordinates) {
   EXPECT_EQ(w0.col, 0);
   EXPECT_EQ(w0.block, 1);
   EXPECT_NEAR(w0.abs_err, 0.05, 1e-12);
-  EXPECT_EQ(w0.reference, r.values[flat_index(r, 0, 0, 13, 0)]);
+  EXPECT_EQ(w0.reference, test::value(r, flat_index(r, 0, 0, 13, 0)));
   EXPECT_NEAR(w0.baseline - w0.reference, 0.001, 1e-12);
   EXPECT_EQ(tc.worst[1].row, 4);
   EXPECT_EQ(tc.worst[1].col, 6);
@@ -101,7 +101,7 @@ TEST(TensorComparison, LseWorstHasNoColumn) {
   Fixture f;
   const data::Tensor r = f.ref(kLse);
   data::Tensor c = f.f64_copy(kLse);
-  c.values[flat_index(c, 1, 3, 5)] += 0.5;
+  test::add_value(c, flat_index(c, 1, 3, 5), 0.5);
   const TensorComparison tc = compare_tensor(kLse, r, c, nullptr, f.rows, 2, {});
   ASSERT_FALSE(tc.worst.empty());
   EXPECT_EQ(tc.worst[0].col, -1);
@@ -114,7 +114,7 @@ TEST(TensorComparison, RegionsByDecileAndGqaGroup) {
   Fixture f;  // max valid rows 14: deciles are rows 0-1, 2-2, 3-4, 5-5, 6-6, 7-8, 9-9, 10-11, 12-12, 13-13
   const data::Tensor r = f.ref(kDq);
   data::Tensor c = f.f64_copy(kDq);
-  c.values[flat_index(c, 0, 3, 13, 0)] += 0.25;  // head 3 -> group 1, last decile
+  test::add_value(c, flat_index(c, 0, 3, 13, 0), 0.25);  // head 3 -> group 1, last decile
   const TensorComparison tc = compare_tensor(kDq, r, c, nullptr, f.rows, 2, {});
   int64_t row_elements = 0;
   for (const auto& reg : tc.regions) {
@@ -136,8 +136,8 @@ TEST(TensorComparison, CosineNormRatioAndOldRule) {
   Fixture f;
   const data::Tensor r = f.ref(kDq);
   data::Tensor up3 = f.f64_copy(kDq), up1 = f.f64_copy(kDq);
-  for (double& v : up3.values) v *= 1.03;
-  for (double& v : up1.values) v *= 1.01;
+  test::transform_values(up3, [](double v) { return v * 1.03; });
+  test::transform_values(up1, [](double v) { return v * 1.01; });
   const TensorComparison a = compare_tensor(kDq, r, up3, nullptr, f.rows, 2, {});
   const TensorComparison b = compare_tensor(kDq, r, up1, nullptr, f.rows, 2, {});
   EXPECT_NEAR(a.candidate.cosine, 1.0, 1e-12);
@@ -150,7 +150,7 @@ TEST(TensorComparison, CosineNormRatioAndOldRule) {
     for (int64_t h = 0; h < 4; ++h)
       for (int64_t i = 0; i < f.rows[size_t(bb)]; ++i)
         for (int64_t d = 0; d < 8; ++d) {
-          const double x = r.values[flat_index(r, bb, h, i, d)];
+          const double x = test::value(r, flat_index(r, bb, h, i, d));
           expect_mismatch += std::fabs(0.03 * x) > 1e-5 + 1.6e-2 * std::fabs(x);
         }
   EXPECT_EQ(a.candidate.assert_close_mismatches, expect_mismatch);
@@ -160,11 +160,11 @@ TEST(TensorComparison, CosineNormRatioAndOldRule) {
 
 TEST(TensorComparison, RelativeErrorUsesTheFloor) {
   Fixture f;
-  data::Tensor r = f.ref(kDq);
-  data::Tensor c = r;
+  data::Tensor r = f.ref(kDq).clone();
+  data::Tensor c = r.clone();
   const size_t at = flat_index(r, 0, 0, 0, 0);
-  r.values[at] = 0.0;  // a zero crossing
-  c.values[at] = 1e-3;
+  test::set_value(r, at, 0.0);  // a zero crossing
+  test::set_value(c, at, 1e-3);
   CompareOptions o;
   o.relative_floor_fraction = 0.5;
   const TensorComparison tc = compare_tensor(kDq, r, c, nullptr, f.rows, 2, o);
@@ -175,9 +175,7 @@ TEST(TensorComparison, RelativeErrorUsesTheFloor) {
 TEST(TensorComparison, ShapeMismatchIsAnInputError) {
   Fixture f;
   const data::Tensor r = f.ref(kDq);
-  data::Tensor c = r;
-  c.shape[3] = 4;
-  c.values.resize(size_t(c.numel()));
+  const data::Tensor c = data::Tensor::zeros(r.dtype, {r.shape[0], r.shape[1], r.shape[2], 4});
   EXPECT_THROW(compare_tensor(kDq, r, c, nullptr, f.rows, 2, {}), data::InputError);
 }
 

@@ -1,0 +1,56 @@
+#include "harness/commands/torch_commands.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+
+namespace attn::cli {
+
+const std::vector<TorchCommand>& torch_commands() {
+  static const std::vector<TorchCommand> commands = {
+      {"backends",
+       "List the backends of this build and the devices they can run on; with --case, whether "
+       "each supports that case's shape and dtype."},
+      {"run",
+       "Run backends over a case (forward and backward with the case's grad_out) and record each "
+       "one's outputs as CASE/outputs/<producer>.h5, tied to the inputs by their hash. An "
+       "unsupported backend is reported and skipped; the exit code is then 2, after the others "
+       "have run."},
+      {"selftest",
+       "Run the real flash path and every mutant (defective variant, see `backends`) over a "
+       "generated fixture suite and print the detection matrix: which rule flags which variant "
+       "(default gate with unit-scale and realistic grad_out, scaled-floor gate, old cosine rule, "
+       "assert_close, worst err_c/err_b, invalid-row check). Exit 0 when flash passes the default "
+       "gate on every case and every mutant is caught, 1 otherwise."},
+      {"calibrate",
+       "Run the correct flash path (and the baseline) over seeds x presets x TTT steps and report, "
+       "per tensor kind, the distribution (min, median, p95, max) of err_c/err_b and of "
+       "use = err_c/threshold under a profile, the margin to a false alarm (1 / max use), and for "
+       "each mutant how far it is from a miss. Defaults are CPU-sized; on CUDA use larger --seq. "
+       "Exit 0, or 1 when the real path fails the profile on some case."},
+  };
+  return commands;
+}
+
+const char* torch_command_description(const std::string& name) {
+  for (const TorchCommand& c : torch_commands())
+    if (name == c.name) return c.description;
+  return "";
+}
+
+std::string exec_torch_binary(char** argv) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "cannot find this executable's folder: " + ec.message();
+  const std::filesystem::path torch = self.parent_path() / "attn-harness-torch";
+  if (::access(torch.c_str(), X_OK) != 0)
+    return std::string("'") + argv[1] + "' runs backends, which need LibTorch: this build has no " +
+           torch.string() + " (configure with -DATTN_WITH_TORCH=ON)";
+  ::execv(torch.c_str(), argv);
+  return "cannot start " + torch.string() + ": " + std::strerror(errno);
+}
+
+}  // namespace attn::cli
