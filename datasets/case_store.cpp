@@ -34,6 +34,11 @@ double data_timeout(uint64_t bytes) {
   return detail::read_timeout(60.0 + double(bytes) / 100e6);
 }
 
+/// JSON text of what a child found; strings from the file that are not UTF-8 are replaced.
+std::string to_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 uint64_t size_of_file(const fs::path& p) {
   std::error_code ec;
   const auto n = fs::file_size(p, ec);
@@ -79,7 +84,7 @@ RecordInfo read_record_info(const std::string& name, const std::string& file,
   try {
     const json j = json::parse(detail::isolated_call(
         file + (group == "/" ? "" : " " + group), detail::read_timeout(kHeaderTimeout),
-        [&] { return detail::read_record_header(file, group, c).dump(); }));
+        [&] { return to_text(detail::read_record_header(file, group, c)); }));
     r.input_hash = j["input_hash"];
     for (const auto& [k, v] : j["provenance"].items()) r.provenance[k] = v.get<std::string>();
     r.tensors = j["tensors"].get<std::vector<std::string>>();
@@ -156,7 +161,7 @@ CaseManifest read_manifest(const fs::path& case_path) {
   }
   const std::string file = inputs_file.string();
   const json j = json::parse(detail::isolated_call(file, detail::read_timeout(kHeaderTimeout), [&] {
-    return detail::read_inputs_header(file).dump();
+    return to_text(detail::read_inputs_header(file));
   }));
   m.schema_version = j["schema_version"];
   m.config = detail::config_from_json(j["config"]);
@@ -196,7 +201,7 @@ CaseManifest read_manifest(const fs::path& case_path) {
           json k;
           k["producers"] = detail::bundle_producer_names(file);
           k["reference"] = detail::bundle_has_reference(file);
-          return k.dump();
+          return to_text(k);
         }));
     if (names["reference"].get<bool>())
       m.reference = read_record_info("reference", file, "/reference", m.config);
