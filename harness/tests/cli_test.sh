@@ -78,6 +78,42 @@ expect 0 "hash 1" -- "$bin" info "$case" --json -; h1=$(grep '^  "input_hash"' "
 expect 0 "hash 2" -- "$bin" info "$work/again" --json -; h2=$(grep '^  "input_hash"' "$work/out")
 checks=$((checks + 1)); [ -n "$h1" ] && [ "$h1" = "$h2" ] || fail "same seed, different inputs: $h1 vs $h2"
 
+# SIGTERM while a large case is being written: the process dies of the signal and leaves no
+# temporary file; inputs.h5 is either absent or whole.
+"$bin" generate -o "$work/big" --seq 8192 --batch 2 --ttt-step 6 -q &
+pid=$!
+for _ in $(seq 300); do  # until the temporary file exists (the write has begun), at most 30 s
+  ls -a "$work/big" 2>/dev/null | grep -q '\.tmp\.' && break
+  sleep 0.1
+done
+saw_temp=$(ls -a "$work/big" 2>/dev/null | grep -c '\.tmp\.')
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"; rc=$?
+checks=$((checks + 1))
+ls -a "$work/big" 2>/dev/null | grep -q '\.tmp\.' && fail "SIGTERM left a temporary file: $(ls -a "$work/big")"
+if [ -f "$work/big/inputs.h5" ]; then
+  expect 0 "a case written before the signal is whole" -- "$bin" info "$work/big" --verify
+fi
+[ "$rc" -eq 143 ] || [ "$rc" -eq 0 ] || fail "generate under SIGTERM: exit $rc, expected 143 (or 0 if it finished first)"
+[ "$saw_temp" -ge 1 ] && [ "$rc" -eq 143 ] && echo "  (SIGTERM arrived while the temporary file was being written)"
+
+# Two writers of different producers at once: neither loses the other's record.
+if [ -x "$(dirname "$bin")/attn-harness-torch" ]; then
+  "$bin" run "$case" --backend sdpa -q >/dev/null 2>&1 & p1=$!
+  "$bin" run "$case" --backend flash -q >/dev/null 2>&1 & p2=$!
+  wait "$p1"; r1=$?; wait "$p2"; r2=$?
+  checks=$((checks + 1)); [ "$r1" -eq 0 ] && [ "$r2" -eq 0 ] || fail "concurrent runs: exit $r1, $r2"
+  expect 0 "info after concurrent runs" -- "$bin" info "$case"
+  grep -Eq "flash +current" "$work/out" && grep -Eq "sdpa +current" "$work/out" || fail "a concurrent writer's record was lost: $(cat "$work/out")"
+  # Editing the inputs makes the records stale: reported, never judged.
+  "$bin" generate -o "$case" --preset llama3-8b --heads 4 --kv-heads 2 --seq 96 --ttt-step 2 --batch 2 --pad 0,14 --seed 7 -q
+  expect 0 "info after new inputs" -- "$bin" info "$case"
+  grep -Eq "flash +stale" "$work/out" || fail "a record of other inputs is not stale: $(cat "$work/out")"
+  expect 2 "gate refuses stale outputs" -- "$bin" gate "$case" -q
+  contains "$work/out" "is stale" "gate says the candidate is stale"
+  contains "$work/out" "attn-harness run $case --backend flash" "and names the command that records it again"
+fi
+
 # Bad input: clear message, exit code 2, never a crash.
 expect 2 "missing case" -- "$bin" info "$work/nope"
 contains "$work/err" "nope" "missing case is named"
