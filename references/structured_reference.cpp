@@ -396,6 +396,9 @@ void zero_rest(const Problem& pb, int64_t item) {
 
 // ---- Scheduling.
 
+/// Work below which the OpenMP default thread count is reduced (see structured_reference_into).
+constexpr double kMinFlopsPerThread = 4e6;
+
 enum class UnitKind { query_tile, key_tile, fused };
 
 struct Unit {
@@ -496,7 +499,15 @@ void structured_reference_into(const TttInputs& in, TttResult& result,
                                 std::to_string(opt.threads));
 
   Problem pb(in, result, opt.tile);
-  const int requested = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  // The OpenMP default is cut down for small problems: below about kMinFlopsPerThread per
+  // thread, a team's start and barriers cost more than they save (much more when the cores are
+  // shared and a spinning thread loses its time slice). The result does not depend on it.
+  int requested = opt.threads;
+  if (requested == 0) {
+    const double flops = structured_flops(in) * (pb.backward ? 1.0 : 0.5);
+    requested = static_cast<int>(
+        std::max(1.0, std::min<double>(omp_get_max_threads(), flops / kMinFlopsPerThread)));
+  }
 
   // Forward only: phase A alone. With a backward: fused, or split (phase A then phase B),
   // whichever finishes first by the greedy estimate on `requested` threads (fused does 6 tile
@@ -540,7 +551,8 @@ void structured_reference_into(const TttInputs& in, TttResult& result,
 #pragma omp parallel num_threads(threads)
   {
     Scratch ws;
-#pragma omp for schedule(static)
+    // No barrier needed after it: the units write rows [0, n), this rows [n, L).
+#pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < zero_items; ++item) zero_rest(pb, item);
 
     for (const Phase& phase : phases) {

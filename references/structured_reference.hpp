@@ -32,7 +32,9 @@ enum class StructuredSchedule {
 
 struct StructuredOptions {
   int64_t tile = 128;  ///< rows per query tile = keys per key tile
-  int threads = 0;     ///< 0: OpenMP default
+  /// Threads of the OpenMP team (at most one per unit). 0: the OpenMP default, or fewer for
+  /// small problems (about 4 MFLOP of useful work per thread at least).
+  int threads = 0;
   /// Called from the calling thread only, with (work units done, total units); may be empty.
   /// Units are those of the schedule that runs: a (batch element, kv head) for fused; for split,
   /// a (batch element, query head, query tile) of phase A or a (batch element, kv head, key
