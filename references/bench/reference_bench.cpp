@@ -1,16 +1,29 @@
 // Benchmarks of the fp64 reference, in run order. What each one measures:
 //   BM_StructuredPeakMemory  one forward + backward at L = 8192 (B = 1, H = Hkv = 8, D = 128,
-//                            t = 6): inputs and TttResult::zeros are allocated and touched first,
-//                            free heap pages are trimmed, the kernel's peak-RSS mark is reset
+//                            t = 6) under the split schedule (the one with the larger working
+//                            set: it adds three [B, H, L] row statistics): inputs and
+//                            TttResult::zeros are allocated and touched first, free heap pages
+//                            are trimmed, the kernel's peak-RSS mark is reset
 //                            (/proc/self/clear_refs); then scratch_MiB = VmHWM after - VmRSS
 //                            before (the reference's working memory: per-thread tile buffers,
-//                            Eigen packing buffers, thread stacks), total_peak_MiB = VmHWM,
-//                            inputs_results_MiB = the caller's buffers, tile_buffers_MiB = the
-//                            expected size of the per-thread [tile, L] buffers.
-//   BM_StructuredFwdBwd      structured_reference_into (forward + backward) at L = 2048, D = 128,
-//                            H = Hkv = 8, t = 6, B = 1, tile 128 (and 64, 256 for tuning), on the
-//                            OpenMP default thread count, wall time; GFLOPS = structured_flops /
-//                            wall time (useful flops only).
+//                            row statistics, Eigen packing buffers, thread stacks),
+//                            total_peak_MiB = VmHWM, inputs_results_MiB = the caller's buffers,
+//                            tile_buffers_MiB = the expected size of the per-thread [tile, L]
+//                            buffers, row_stats_MiB = the expected size of the row statistics.
+//   BM_StructuredFwdBwd      structured_reference_into (forward + backward), B = 1, on the OpenMP
+//                            default thread count, wall time, GFLOPS = structured_flops / wall
+//                            time: useful flops only (the split schedule's recomputed products
+//                            and the masked halves of diagonal tiles are not counted). Shapes
+//                            (arguments L, H, Hkv, D, t, tile, sched with sched 0 = automatic,
+//                            1 = fused, 2 = split):
+//                              L 2048, H = Hkv = 8, D 128, t 6, tile 128 (and 64, 256 for tuning);
+//                              llama3-8b as users run it: L 4096, H 32, Hkv 8, D 128, t 6;
+//                              B * Hkv small: L 4096, H = Hkv = 8, D 128, t 6;
+//                              B * Hkv = 1 (MQA, H 8, Hkv 1), L 2048, D 128, t 6: fewer kv heads
+//                              than threads on any multi-core machine;
+//                            each automatic, and the llama3-8b and H = Hkv = 8 shapes also with
+//                            the schedule pinned to fused and to split. The counter `schedule`
+//                            is the one that ran (1 fused, 2 split).
 //   BM_EigenGemm             the machine's fp64 GEMM rate on the same threads in the same run:
 //                            every thread runs its own single-threaded Eigen product at once
 //                            (512^3, and a reference-shaped 128 x 2048 x 128); GFLOPS = 2 M K N
@@ -35,7 +48,7 @@ namespace {
 
 using namespace attn::ref;
 
-/// Random fp64 inputs owning their buffers. q, k ~ U(-2, 2) so rows are peaked.
+/// Random fp64 inputs owning their buffers, B = 1. q, k ~ U(-2, 2) so rows are peaked.
 struct Problem {
   TttShape shape;
   std::vector<double> q, g;
@@ -108,19 +121,23 @@ void BM_StructuredPeakMemory(benchmark::State& state) {
       reset = static_cast<bool>(clear);
     }
   }
+  StructuredOptions opt;
+  opt.schedule = StructuredSchedule::split;
   const double rss_before = status_kib("VmRSS:");
   for (auto _ : state) {
-    structured_reference_into(p.in, r, {});
+    structured_reference_into(p.in, r, opt);
     benchmark::DoNotOptimize(r.out.data());
   }
   const double hwm = status_kib("VmHWM:");
   state.counters["scratch_MiB"] = (hwm - rss_before) / 1024.0;
   state.counters["total_peak_MiB"] = hwm / 1024.0;
   state.counters["inputs_results_MiB"] = 2.0 * p.bytes() / (1024.0 * 1024.0);
-  // The two per-thread [tile, L] buffers (scores / P and dP / dS), for comparison.
-  state.counters["tile_buffers_MiB"] =
-      std::min<double>(omp_get_max_threads(), p.shape.B * p.shape.Hkv) * 2.0 * 128.0 *
-      static_cast<double>(p.shape.L) * 8.0 / (1024.0 * 1024.0);
+  // The two per-thread [tile, L] buffers (scores / P and dP / dS) and the row statistics (max,
+  // sum, delta per query row), for comparison.
+  state.counters["tile_buffers_MiB"] = omp_get_max_threads() * 2.0 * 128.0 *
+                                       static_cast<double>(p.shape.L) * 8.0 / (1024.0 * 1024.0);
+  state.counters["row_stats_MiB"] =
+      3.0 * static_cast<double>(p.shape.lse_numel()) * 8.0 / (1024.0 * 1024.0);
   set_gflops(state, structured_flops(p.in));
   if (!reset)
     state.SetLabel(
@@ -134,11 +151,21 @@ BENCHMARK(BM_StructuredPeakMemory)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);
 
+StructuredSchedule schedule_arg(int64_t a) {
+  return a == 1   ? StructuredSchedule::fused
+         : a == 2 ? StructuredSchedule::split
+                  : StructuredSchedule::automatic;
+}
+
 void BM_StructuredFwdBwd(benchmark::State& state) {
-  const Problem p(state.range(0), 8, 8, 128, 6);
+  const Problem p(state.range(0), state.range(1), state.range(2), state.range(3), state.range(4));
   TttResult r = TttResult::zeros(p.shape);
   StructuredOptions opt;
-  opt.tile = state.range(1);
+  opt.tile = state.range(5);
+  opt.schedule = schedule_arg(state.range(6));
+  // Which schedule ran: fused has one unit per (b, kv head), split many more.
+  int64_t units = 0;
+  opt.progress = [&units](int64_t, int64_t total) { units = total; };
   for (auto _ : state) {
     structured_reference_into(p.in, r, opt);
     benchmark::DoNotOptimize(r.out.data());
@@ -146,12 +173,21 @@ void BM_StructuredFwdBwd(benchmark::State& state) {
   }
   set_gflops(state, structured_flops(p.in));
   state.counters["tile"] = static_cast<double>(opt.tile);
+  state.counters["schedule"] = units == p.shape.B * p.shape.Hkv ? 1 : 2;
 }
 BENCHMARK(BM_StructuredFwdBwd)
-    ->Args({2048, 128})
-    ->Args({2048, 64})
-    ->Args({2048, 256})
-    ->ArgNames({"L", "tile"})
+    //     L     H  Hkv    D  t  tile sched
+    ->Args({2048, 8, 8, 128, 6, 128, 0})
+    ->Args({2048, 8, 8, 128, 6, 64, 0})
+    ->Args({2048, 8, 8, 128, 6, 256, 0})
+    ->Args({4096, 32, 8, 128, 6, 128, 0})  // llama3-8b, B = 1
+    ->Args({4096, 32, 8, 128, 6, 128, 1})
+    ->Args({4096, 32, 8, 128, 6, 128, 2})
+    ->Args({4096, 8, 8, 128, 6, 128, 0})  // B * Hkv = 8
+    ->Args({4096, 8, 8, 128, 6, 128, 1})
+    ->Args({4096, 8, 8, 128, 6, 128, 2})
+    ->Args({2048, 8, 1, 128, 6, 128, 0})  // B * Hkv = 1 (MQA)
+    ->ArgNames({"L", "H", "Hkv", "D", "t", "tile", "sched"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -15,7 +15,9 @@
 namespace attn::ref {
 namespace {
 
+using testing::expect_identical;
 using testing::rel_err;
+using testing::ShiftedInputs;
 using testing::TttCase;
 
 struct AgreementParam {
@@ -112,34 +114,6 @@ INSTANTIATE_TEST_SUITE_P(
         AgreementParam{"mha_L19_D64_t3_tile1", shape(2, 2, 1, 19, 64, 3), {19, 11}, 1}),
     [](const ::testing::TestParamInfo<AgreementParam>& info) { return info.param.name; });
 
-void expect_identical(const TttResult& a, const TttResult& b) {
-  EXPECT_TRUE(testing::same_bits(a.out, b.out)) << "out";
-  EXPECT_TRUE(testing::same_bits(a.lse, b.lse)) << "lse";
-  EXPECT_TRUE(testing::same_bits(a.dq, b.dq)) << "dq";
-  ASSERT_EQ(a.dk.size(), b.dk.size());
-  for (size_t m = 0; m < a.dk.size(); ++m) {
-    EXPECT_TRUE(testing::same_bits(a.dk[m], b.dk[m])) << "dk[" << m << "]";
-    EXPECT_TRUE(testing::same_bits(a.dv[m], b.dv[m])) << "dv[" << m << "]";
-  }
-}
-
-/// The same inputs `shift` elements further into fresh buffers (another alignment).
-struct ShiftedInputs {
-  std::vector<std::vector<double>> buffers;
-  TttInputs in;
-  ShiftedInputs(const TttCase& c, size_t shift) : in(c.inputs()) {
-    auto place = [&](const std::vector<double>& x) {
-      buffers.emplace_back(x.size() + shift, 0.0);
-      std::copy(x.begin(), x.end(), buffers.back().begin() + static_cast<std::ptrdiff_t>(shift));
-      return buffers.back().data() + shift;
-    };
-    buffers.reserve(2 + 2 * c.k.size());
-    in.q = place(c.q);
-    in.grad_out = place(c.grad_out);
-    for (size_t m = 0; m < c.k.size(); ++m) in.k[m] = place(c.k[m]), in.v[m] = place(c.v[m]);
-  }
-};
-
 TEST(StructuredReference, BitwiseReproducibleAcrossThreadsAndBufferAddresses) {
   // D = 64 with 16-row tiles; D = 5 with 4-row tiles and one-row last tiles (n = 9, 5).
   struct Setup {
@@ -196,6 +170,8 @@ TEST(StructuredReference, ProgressIsReportedFromTheCallingThreadOnly) {
   StructuredOptions opt;
   opt.tile = 4;
   opt.threads = 2;
+  opt.schedule = StructuredSchedule::fused;  // 12 units (b, kv head); the split schedule's
+                                             // progress: test_structured_schedules.cpp
   opt.progress = [&](int64_t done, int64_t total) {
     ids.insert(std::this_thread::get_id());  // not synchronised: a second thread would be a bug
     calls.emplace_back(done, total);

@@ -77,7 +77,14 @@ void check_form(const Reference& f) {
 }
 
 TEST(InvalidRows, StructuredZerosAndIndependence) {
-  check_form([](const TttInputs& in) { return structured_reference(in, testing::tiled(8)); });
+  for (StructuredSchedule schedule : {StructuredSchedule::fused, StructuredSchedule::split}) {
+    SCOPED_TRACE(schedule == StructuredSchedule::fused ? "fused" : "split");
+    check_form([schedule](const TttInputs& in) {
+      StructuredOptions opt = testing::tiled(8, 3);
+      opt.schedule = schedule;
+      return structured_reference(in, opt);
+    });
+  }
 }
 
 TEST(InvalidRows, DenseZerosAndIndependence) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <iomanip>
 #include <random>
 #include <vector>
@@ -80,14 +81,15 @@ inline StructuredOptions tiled(int64_t tile, int threads = 0) {
   return o;
 }
 
-/// Bitwise equality with a readable failure: the number of differing elements and the first.
+/// Bitwise equality (the bit patterns: 0.0 and -0.0 differ, a NaN equals the same NaN) with a
+/// readable failure: the number of differing elements and the first.
 inline ::testing::AssertionResult same_bits(const std::vector<double>& a,
                                             const std::vector<double>& b) {
   if (a.size() != b.size())
     return ::testing::AssertionFailure() << "sizes " << a.size() << " vs " << b.size();
   size_t diffs = 0, first = 0;
   for (size_t i = 0; i < a.size(); ++i)
-    if (!(a[i] == b[i])) {
+    if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0) {
       if (diffs++ == 0) first = i;
     }
   if (diffs == 0) return ::testing::AssertionSuccess();
@@ -101,5 +103,35 @@ inline double max_abs(const std::vector<double>& a) {
   for (double e : a) m = std::max(m, std::abs(e));
   return m;
 }
+
+/// Every tensor of two results bit for bit (EXPECT, naming the tensor).
+inline void expect_identical(const TttResult& a, const TttResult& b) {
+  EXPECT_TRUE(same_bits(a.out, b.out)) << "out";
+  EXPECT_TRUE(same_bits(a.lse, b.lse)) << "lse";
+  EXPECT_TRUE(same_bits(a.dq, b.dq)) << "dq";
+  ASSERT_EQ(a.dk.size(), b.dk.size());
+  ASSERT_EQ(a.dv.size(), b.dv.size());
+  for (size_t m = 0; m < a.dk.size(); ++m) {
+    EXPECT_TRUE(same_bits(a.dk[m], b.dk[m])) << "dk[" << m << "]";
+    EXPECT_TRUE(same_bits(a.dv[m], b.dv[m])) << "dv[" << m << "]";
+  }
+}
+
+/// The same inputs `shift` elements further into fresh buffers (another alignment).
+struct ShiftedInputs {
+  std::vector<std::vector<double>> buffers;
+  TttInputs in;
+  ShiftedInputs(const TttCase& c, size_t shift, bool with_grad = true) : in(c.inputs(with_grad)) {
+    auto place = [&](const std::vector<double>& x) {
+      buffers.emplace_back(x.size() + shift, 0.0);
+      std::copy(x.begin(), x.end(), buffers.back().begin() + static_cast<std::ptrdiff_t>(shift));
+      return buffers.back().data() + shift;
+    };
+    buffers.reserve(2 + 2 * c.k.size());
+    in.q = place(c.q);
+    if (with_grad) in.grad_out = place(c.grad_out);
+    for (size_t m = 0; m < c.k.size(); ++m) in.k[m] = place(c.k[m]), in.v[m] = place(c.v[m]);
+  }
+};
 
 }  // namespace attn::ref::testing
