@@ -147,7 +147,8 @@ int run_inspect(const Options& o) {
   const bool valid = row < rows[size_t(b)];
 
   // The reference's row: from the cache when it is current, else computed for this row alone.
-  ReferenceRows truth = reference_rows(m, in, hash, id->name(), b, x, row, o.quiet);
+  ReferenceRowSource reference(m, in, hash, o.quiet);
+  ReferenceRows truth = reference.rows(id->name(), b, x, row);
   const double r = truth.value.at(d);
 
   std::cout << id->name() << "[b=" << b << (id->per_kv_head() ? ", kv_head=" : ", h=") << x
@@ -191,7 +192,7 @@ int run_inspect(const Options& o) {
                 << ": receives gradient only from query row " << row << " of heads " << x * group << ".."
                 << (x + 1) * group - 1 << "\n";
       for (int64_t h = x * group; h < (x + 1) * group; ++h) {
-        const ReferenceRows hr = reference_rows(m, in, hash, "lse", b, h, row, true);
+        const ReferenceRows hr = reference.rows("lse", b, h, row);
         std::cout << "  " << row_context_line(report::row_context(in, hr.lse, b, h, row)) << "\n";
       }
     }

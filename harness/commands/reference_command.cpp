@@ -24,7 +24,7 @@ void add_reference_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_flag("--force", o->ref.force, "recompute even if the cached reference is current");
   app->add_option("--form", o->ref.form, "structured (fast, O(L*tile) memory) or dense (explicit mask)")
       ->capture_default_str();
-  app->add_option("--threads", o->ref.threads, "worker threads (0: all cores)")->capture_default_str();
+  app->add_option("--threads", o->ref.threads, "worker threads (0: the OpenMP default, fewer for tiny cases)")->capture_default_str();
   app->add_flag("-q,--quiet", o->ref.quiet, "no progress on stderr");
 
   commands.push_back({app, [o] {
