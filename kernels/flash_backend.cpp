@@ -40,6 +40,7 @@ detail::MergeDefects merge_defects(Defect d) {
   m.accumulate_in_input_dtype = d == Defect::bf16_merge;
   m.dk_first_group_head = d == Defect::dk_first_group_head;
   m.keep_invalid_rows = d == Defect::unmasked_invalid_rows;
+  m.scores_in_input_dtype = d == Defect::bf16_singleton_scores;
   return m;
 }
 
@@ -125,8 +126,9 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
                                           : st.block0.lse0;
     // Only the own-LSE and block0-delta mutants read block 0's own output after the merge, so
     // the merge may overwrite it otherwise.
-    const bool keep_out0 =
-        a.defect == Defect::block0_own_lse || a.defect == Defect::singleton_delta_from_block0;
+    const bool keep_out0 = a.defect == Defect::block0_own_lse ||
+                           a.defect == Defect::block0_own_lse_unweighted ||
+                           a.defect == Defect::singleton_delta_from_block0;
     const detail::MergeForward merged =
         detail::merge_forward(a.merge, q, st.k, st.v, st.block0.out0, lse0_for_merge, a.rows,
                               singleton_scale(a), merge_defects(a.defect), !keep_out0);
@@ -138,12 +140,18 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
 
     st.q = q.detach();
     st.out = merged.out.detach();
-    st.lse = merged.lse.detach();
+    // The bf16-merged-lse mutant: the backward reads the merged LSE rounded to the input dtype
+    // (bf16 in training; the forward's lse output keeps full precision).
+    const at::Tensor lse_for_backward =
+        a.defect == Defect::bf16_merged_lse
+            ? merged.lse.to(q.scalar_type()).to(merged.lse.scalar_type())
+            : merged.lse;
+    st.lse = lse_for_backward.detach();
     // The block0-delta mutant: the singletons take delta = g . out0, block 0's own output.
     st.out_for_delta = a.defect == Defect::singleton_delta_from_block0
                            ? st.block0.out0.to(q.scalar_type())
                            : st.out;
-    ctx->save_for_backward({q, inputs[1], inputs[2], merged.out, merged.lse});
+    ctx->save_for_backward({q, inputs[1], inputs[2], merged.out, lse_for_backward});
     ctx->saved_data["state"] = capsule(state);
     ctx->mark_non_differentiable({merged.lse});
     return {merged.out, merged.lse};
@@ -168,10 +176,19 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
     // Block 0 under the merged normaliser: p_ij = exp(a_ij - lse_i), delta_i = g_i . out_i.
     const detail::Block0Forward& b0 = st.block0;
     detail::Block0Grads g0;
-    if (a.defect == Defect::block0_own_lse) {
-      // The shipped bug, as it was: block 0's own out and LSE, grad_out zeroed on invalid rows.
+    if (a.defect == Defect::block0_own_lse || a.defect == Defect::block0_own_lse_unweighted) {
+      // The shipped bug: block 0's own out and LSE. Autograd through the merge hands block 0's
+      // output the gradient w0 g (w0 = exp(lse0 - lse)) and its LSE a gradient the kernel's
+      // backward ignored; the unweighted variant also drops w0. grad_out is zeroed on invalid
+      // rows (the bug fed no +inf there).
       if (!all_valid) g = g.masked_fill(valid.logical_not().unsqueeze(-1), 0.0);
-      g0 = detail::block0_backward(b0, q, k0, v0, g, b0.out0.to(q.scalar_type()), b0.lse0, a.scale);
+      at::Tensor g_block0 = g;
+      if (a.defect == Defect::block0_own_lse) {
+        const at::Tensor w0 = at::exp(b0.lse0.to(lse.scalar_type()) - lse);
+        g_block0 = (g.to(lse.scalar_type()) * w0.unsqueeze(-1)).to(q.scalar_type());
+      }
+      g0 = detail::block0_backward(b0, q, k0, v0, g_block0, b0.out0.to(q.scalar_type()), b0.lse0,
+                                   a.scale);
     } else {
       const at::Tensor lse_b0 =
           all_valid ? lse : at::where(valid, lse, std::numeric_limits<double>::infinity());

@@ -21,7 +21,13 @@ struct FlashOptions {
   /// never see one; the block-0 kernel stays the device's.
   enum class Defect {
     none,
-    block0_own_lse,           ///< block-0 backward with block 0's own out and LSE (the bug that shipped)
+    block0_own_lse,           ///< the bug that shipped: block-0 backward with grad_out scaled by
+                              ///< w0 = exp(lse0 - lse) and block 0's own out and LSE (the flash
+                              ///< kernel's backward ignored the gradient reaching its LSE): dv0
+                              ///< and the singletons stay right, dq and dk0 go wrong
+    block0_own_lse_unweighted,  ///< as block0_own_lse without the w0 scaling (also breaks dv0)
+    bf16_singleton_scores,    ///< singleton scores computed in bf16 (forward and backward)
+    bf16_merged_lse,          ///< the merged LSE rounded to the input dtype (bf16) before the backward
     singleton_prev_position,  ///< singleton m reads k_m, v_m at position i - 1 (row 0: position 0)
     gqa_tiled,                ///< head h reads kv head h % Hkv (k.repeat, not repeat_interleave)
     drop_newest_block,        ///< cache blocks 0..t-1 only; block t gets no gradient

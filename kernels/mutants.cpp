@@ -8,9 +8,21 @@ using Seen = MutantInfo::Seen;
 const std::vector<MutantInfo>& mutant_catalogue() {
   static const std::vector<MutantInfo> list{
       {Defect::block0_own_lse, "mutant-own-lse",
-       "block-0 backward uses block 0's own output and LSE instead of the merged ones (the "
-       "defect that once shipped)",
+       "the defect that shipped: block-0 backward fed grad_out x exp(lse0 - lse) with block 0's "
+       "own output and LSE (the gradient reaching the kernel's LSE ignored): dq and dk0 wrong, "
+       "dv0 and the singletons right",
        "t = 0 (own and merged coincide)", Seen::gate},
+      {Defect::block0_own_lse_unweighted, "mutant-own-lse-unweighted",
+       "block-0 backward fed the unscaled grad_out with block 0's own output and LSE (dv0 wrong "
+       "too: a stronger defect than the one that shipped)",
+       "t = 0", Seen::gate},
+      {Defect::bf16_singleton_scores, "mutant-bf16-singleton-scores",
+       "singleton scores s q_i . k_m,i computed in bf16 instead of fp32 (as an early version of "
+       "the production path did), forward and backward",
+       "t = 0; f32 and f64 cases", Seen::gate},
+      {Defect::bf16_merged_lse, "mutant-bf16-merged-lse",
+       "the merged LSE rounded to bf16 before the backward (the forward's lse output exact)",
+       "f32 and f64 cases", Seen::gate},
       {Defect::singleton_prev_position, "mutant-prev-position",
        "singleton m reads k_m and v_m at position i - 1 (row 0 at position 0)", "t = 0",
        Seen::gate},
@@ -60,6 +72,9 @@ std::string to_string(Defect d) {
   switch (d) {
     case Defect::none: return "none";
     case Defect::block0_own_lse: return "block0-own-lse";
+    case Defect::block0_own_lse_unweighted: return "block0-own-lse-unweighted";
+    case Defect::bf16_singleton_scores: return "bf16-singleton-scores";
+    case Defect::bf16_merged_lse: return "bf16-merged-lse";
     case Defect::singleton_prev_position: return "singleton-prev-position";
     case Defect::gqa_tiled: return "gqa-tiled";
     case Defect::drop_newest_block: return "drop-newest-block";

@@ -1,5 +1,7 @@
 #include "reports/case_comparison.hpp"
 
+#include <chrono>
+
 #include "datasets/errors.hpp"
 #include "reports/gate_rule.hpp"
 #include "reports/output_tensors.hpp"
@@ -40,6 +42,7 @@ CaseComparison compare_case(const data::CaseConfig& c, const std::vector<int64_t
   options.floor_factor = profile.floor_factor;
   options.floor_offset = profile.floor_offset;
   options.floor_offset_scaled = profile.floor_offset_scaled;
+  options.floor_ulps = profile.floor_ulps;
 
   CaseComparison cc;
   cc.config = c;
@@ -50,6 +53,11 @@ CaseComparison compare_case(const data::CaseConfig& c, const std::vector<int64_t
   if (baseline) cc.baseline = ProducerInfo{baseline->name, baseline->provenance};
   cc.profile = profile;
   cc.options = options;
+  cc.budget_key = options.budget_key.empty() ? budget_key(candidate.provenance) : options.budget_key;
+  cc.budgets_apply = profile.budgets && profile.budgets->has(cc.budget_key);
+  if (profile.budgets && !cc.budgets_apply)
+    cc.notes.push_back("no error budget for " + cc.budget_key + " in " + profile.budgets->source +
+                       ": judged by the relative rule alone");
 
   const int64_t group = c.Hkv > 0 ? c.H / c.Hkv : 1;
   std::string not_recorded;
@@ -70,7 +78,10 @@ CaseComparison compare_case(const data::CaseConfig& c, const std::vector<int64_t
                              data::shape_string(want) + ", found " + data::shape_string(r.shape));
     TensorComparison tc =
         compare_tensor(id, r, x, base, cc.valid_rows, id.per_kv_head() ? 1 : group, options);
-    apply_gate(profile, tc);
+    const auto started = std::chrono::steady_clock::now();
+    apply_gate(profile, tc,
+               cc.budgets_apply ? profile.budgets->find(cc.budget_key, id.kind_name()) : std::nullopt);
+    tc.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (tc.gate.judged && !tc.gate.passed) cc.passed = false;
     cc.tensors.push_back(std::move(tc));
   }
@@ -82,7 +93,17 @@ CaseComparison compare_case(const data::CaseConfig& c, const std::vector<int64_t
     throw data::InputError("candidate " + candidate.name + " records only " +
                            cc.tensors.front().name + (cc.tensors.size() > 1 ? ", ..." : "") +
                            ", none of which profile " + profile.name + " judges");
+  const auto ir_started = std::chrono::steady_clock::now();
   cc.invalid_rows = check_invalid_rows(candidate, cc.valid_rows, c.t);
+  cc.invalid_rows_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ir_started).count();
+  if (cc.invalid_rows.checked && !cc.invalid_rows.passed) {
+    if (options.enforce_invalid_rows)
+      cc.passed = false;
+    else
+      cc.notes.push_back("the invalid-row contract is violated; --invalid-rows warn keeps it out "
+                         "of the verdict");
+  }
   return cc;
 }
 

@@ -30,12 +30,21 @@ struct CaseComparison {
   GateProfile profile;
   CompareOptions options;
   std::vector<TensorComparison> tensors;  ///< out, lse, dq, dk0..dk<t>, dv0..dv<t>
-  InvalidRowsCheck invalid_rows;          ///< of the candidate; not part of the gate
-  bool passed = true;                     ///< every judged tensor passed
+  InvalidRowsCheck invalid_rows;          ///< of the candidate
+  double invalid_rows_seconds = 0;        ///< time the check took
+  std::string budget_key;                 ///< "flash/cuda": the candidate's error-budget key
+  bool budgets_apply = false;             ///< the profile has budgets for that key
+  /// Every judged tensor passed and (unless options.enforce_invalid_rows is off) the declared
+  /// invalid-row contract holds.
+  bool passed = true;
   std::vector<std::string> notes;         ///< things a reader must know (unverified records, ...)
 
   int judged() const;
   std::vector<std::string> failed_tensors() const;
+  /// The invalid-row contract is violated and enforced (a failure of its own).
+  bool invalid_rows_failed() const {
+    return invalid_rows.checked && !invalid_rows.passed && options.enforce_invalid_rows;
+  }
 };
 
 /// Compares every output tensor the candidate recorded and applies `profile`. The floor

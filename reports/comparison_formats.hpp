@@ -18,25 +18,34 @@ namespace attn::report {
 std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c);
 
 // comparison_text.cpp
-/// compare's stdout: header, one line per tensor, worst elements, invalid rows, verdict.
+/// "bf16 (relative, floor 1.0 ulp at max|ref|, error budgets)".
+std::string profile_description(const GateProfile& p);
+/// compare's stdout: header, an aligned table (one row per tensor), cache blocks, worst
+/// elements and regions (row deciles, GQA groups, worst heads) of the failing (or the closest)
+/// tensors, invalid rows, notes, verdict.
 std::string format_comparison_text(const CaseComparison& c);
-/// One line for `gate`: "PASS case.h5 (17/17 tensors)" or "FAIL case.h5: dq (...)".
+/// `gate`'s lines for one case: "PASS CASE (17/17 tensors; ...)", or "FAIL CASE (...)" and one
+/// indented line per failing tensor (and the invalid-row violations); notes after.
 std::string format_gate_case_line(const GateCaseResult& r);
+/// One line per tensor with invalid-row violations: where and the largest value.
+std::string invalid_rows_details(const CaseComparison& c, const std::string& indent);
 /// The total line of `gate`.
 std::string format_gate_total(const GateRun& run);
 
 // comparison_json.cpp
 /// "schema": "attn-harness.compare/1". Non-finite numbers are written as null.
 nlohmann::json comparison_json(const CaseComparison& c);
-/// "schema": "attn-harness.gate/1": per case the verdicts and headline numbers per tensor.
+/// "schema": "attn-harness.gate/2": the tool's version and commit, and per case the
+/// candidate's provenance, the verdicts and headline numbers per tensor.
 nlohmann::json gate_json(const GateRun& run);
 
 // comparison_markdown.cpp
 std::string comparison_markdown(const CaseComparison& c);
 
 // junit_xml.cpp
-/// One <testsuite> per case file, one <testcase> "CASE:tensor" per judged tensor, an <error>
-/// testcase for a case stopped by an input error.
+/// One <testsuite> per case, one <testcase> "CASE:tensor" per judged tensor (time: the
+/// seconds spent judging it) and "CASE:invalid_rows" when a zeros declaration is checked, an
+/// <error> testcase for a case stopped by an input error.
 std::string gate_junit_xml(const GateRun& run);
 
 }  // namespace attn::report

@@ -27,7 +27,7 @@ json stats_json(const ErrorStats& s) {
           {"mean_rel_err", num(s.mean_rel)},
           {"nan", s.nan},
           {"inf", s.inf},
-          {"ulp", {{"unit", data::to_string(s.dtype)}, {"p50", num(s.ulp_p50)}, {"p99", num(s.ulp_p99)}, {"max", num(s.ulp_max)}}},
+          {"ulp", {{"unit", data::to_string(s.dtype)}, {"elements", s.ulp_elements}, {"p50", num(s.ulp_p50)}, {"p99", num(s.ulp_p99)}, {"max", num(s.ulp_max)}}},
           {"histogram", h},
           {"cosine", num(s.cosine)},
           {"norm_ratio", num(s.norm_ratio)},
@@ -44,7 +44,11 @@ json gate_verdict_json(const GateVerdict& g) {
           {"ratio", g.ratio},
           {"atol", g.atol},
           {"floor", num(g.floor)},
+          {"rule_threshold", num(g.rule_threshold)},
+          {"budget", g.budget > 0 ? num(g.budget) : json(nullptr)},
+          {"budget_threshold", g.budget > 0 ? num(g.budget_threshold) : json(nullptr)},
           {"threshold", num(g.threshold)},
+          {"bound", g.bound},
           {"use", num(g.use())},
           {"reason", g.reason}};
 }
@@ -64,7 +68,9 @@ json profile_json(const GateProfile& p) {
   return {{"name", p.name},
           {"source", p.source},
           {"mode", p.mode_name()},
-          {"floor", {{"factor", p.floor_factor}, {"offset", p.floor_offset}, {"offset_scale", p.floor_offset_scaled ? "max_abs_ref" : "absolute"}}},
+          {"floor", p.floor_ulps > 0 ? json{{"ulps", p.floor_ulps}}
+                                     : json{{"factor", p.floor_factor}, {"offset", p.floor_offset}, {"offset_scale", p.floor_offset_scaled ? "max_abs_ref" : "absolute"}}},
+          {"budgets", p.budgets ? json(p.budgets->source) : json(nullptr)},
           {"tensors", rules}};
 }
 
@@ -76,7 +82,8 @@ json config_json(const data::CaseConfig& k) {
 json invalid_rows_json(const InvalidRowsCheck& ir) {
   json t = json::array();
   for (const auto& x : ir.tensors)
-    t.push_back({{"name", x.name}, {"elements", x.elements}, {"violations", x.violations}, {"max_abs", num(x.max_abs)}});
+    t.push_back({{"name", x.name}, {"elements", x.elements}, {"violations", x.violations}, {"max_abs", num(x.max_abs)},
+                 {"rows", x.rows}, {"where", x.rows_text}, {"worst_at", x.worst_at}});
   return {{"declared", ir.declared},
           {"declared_explicitly", ir.declared_explicitly},
           {"checked", ir.checked},
@@ -94,6 +101,7 @@ json tensor_json(const TensorComparison& t, bool details) {
             {"reference_max_abs", num(t.reference_max_abs)},
             {"relative_error_floor", num(t.relative_floor)},
             {"gate", gate_verdict_json(t.gate)},
+            {"seconds", t.seconds},
             {"candidate", stats_json(t.candidate)},
             {"baseline", t.baseline ? stats_json(*t.baseline) : json(nullptr)}};
   if (!details) {
@@ -137,7 +145,7 @@ json tensor_json(const TensorComparison& t, bool details) {
 json comparison_json(const CaseComparison& c) {
   json tensors = json::array();
   for (const auto& t : c.tensors) tensors.push_back(tensor_json(t, true));
-  return {{"schema", "attn-harness.compare/1"},
+  return {{"schema", "attn-harness.compare/2"},
           {"case", c.case_path},
           {"input_hash", c.input_hash},
           {"config", config_json(c.config)},
@@ -151,8 +159,10 @@ json comparison_json(const CaseComparison& c) {
           {"passed", c.passed},
           {"judged", c.judged()},
           {"failed", c.failed_tensors()},
+          {"budget_key", c.budgets_apply ? json(c.budget_key) : json(nullptr)},
           {"tensors", tensors},
           {"invalid_rows", invalid_rows_json(c.invalid_rows)},
+          {"invalid_rows_enforced", c.options.enforce_invalid_rows},
           {"notes", c.notes}};
 }
 
@@ -160,7 +170,7 @@ json gate_json(const GateRun& run) {
   json cases = json::array();
   for (const auto& r : run.cases) {
     if (!r.comparison) {
-      cases.push_back({{"case", r.case_path}, {"passed", false}, {"error", r.error}});
+      cases.push_back({{"case", r.case_path}, {"passed", false}, {"error", r.error}, {"seconds", r.seconds}});
       continue;
     }
     const CaseComparison& c = *r.comparison;
@@ -169,16 +179,22 @@ json gate_json(const GateRun& run) {
     cases.push_back({{"case", r.case_path},
                      {"passed", c.passed},
                      {"error", nullptr},
+                     {"seconds", r.seconds},
                      {"input_hash", c.input_hash},
+                     {"candidate", producer_json(c.candidate)},
+                     {"baseline", c.baseline ? producer_json(*c.baseline) : json(nullptr)},
+                     {"budget_key", c.budgets_apply ? json(c.budget_key) : json(nullptr)},
                      {"config", config_json(c.config)},
                      {"valid_rows", c.valid_rows},
                      {"judged", c.judged()},
                      {"failed", c.failed_tensors()},
                      {"tensors", tensors},
                      {"invalid_rows", invalid_rows_json(c.invalid_rows)},
+                     {"invalid_rows_failed", c.invalid_rows_failed()},
                      {"notes", c.notes}});
   }
-  return {{"schema", "attn-harness.gate/1"},
+  return {{"schema", "attn-harness.gate/2"},
+          {"attn_harness", {{"version", run.tool_version}, {"commit", run.tool_commit}}},
           {"candidate", run.candidate},
           {"baseline", run.baseline.empty() ? json(nullptr) : json(run.baseline)},
           {"profile", profile_json(run.profile)},

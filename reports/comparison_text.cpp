@@ -1,17 +1,18 @@
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
 #include <limits>
 #include <sstream>
 
 #include "reports/comparison_formats.hpp"
 #include "reports/detail/number_format.hpp"
+#include "reports/detail/text_table.hpp"
 
 namespace attn::report {
 
 using detail::count;
 using detail::fixed;
 using detail::sci;
+using detail::TextTable;
 
 std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c) {
   std::vector<const TensorComparison*> out;
@@ -28,6 +29,20 @@ std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c) 
   return out;
 }
 
+std::string profile_description(const GateProfile& p) {
+  std::string s = p.name + " (" + p.mode_name();
+  if (p.floor_ulps > 0)
+    s += ", floor " + fixed(p.floor_ulps, 1) + " ulp at max|ref|";
+  else if (p.floor_factor > 0) {
+    const std::string off = fixed(p.floor_offset, 2) + (p.floor_offset_scaled ? "*max|ref|" : "");
+    s += ", floor " + fixed(p.floor_factor, 1) + " x |(x+" + off + "-" + off + ")-x|";
+  } else {
+    s += ", no floor";
+  }
+  if (p.budgets) s += ", error budgets";
+  return s + ")";
+}
+
 namespace {
 
 std::string coordinate(const TensorComparison& t, const WorstElement& w) {
@@ -39,91 +54,148 @@ std::string coordinate(const TensorComparison& t, const WorstElement& w) {
   return o.str();
 }
 
-std::string profile_line(const GateProfile& p) {
-  std::string s = p.name + " (" + p.mode_name();
-  if (p.floor_factor > 0)
-  {
-    const std::string off = fixed(p.floor_offset, 2) + (p.floor_offset_scaled ? "*max|ref|" : "");
-    s += ", floor " + fixed(p.floor_factor, 1) + " x |(x+" + off + "-" + off + ")-x|";
-  }
-  else
-    s += ", no floor";
-  return s + ")";
-}
-
 std::string verdict_word(const TensorComparison& t) {
   if (!t.gate.judged) return "not judged";
   return t.gate.passed ? "pass" : "FAIL";
 }
 
+double ratio_cb(const TensorComparison& t) {
+  const auto& g = t.gate;
+  if (!t.baseline) return std::numeric_limits<double>::quiet_NaN();
+  if (g.err_b > 0) return g.err_c / g.err_b;
+  return g.err_c > 0 ? std::numeric_limits<double>::infinity() : 1.0;
+}
+
+std::string regions_text(const TensorComparison& t) {
+  std::ostringstream o;
+  const bool base = t.baseline.has_value();
+  auto table = [&](const std::string& kind, size_t top) {
+    std::vector<const RegionStats*> rs;
+    for (const auto& r : t.regions)
+      if (r.kind == kind) rs.push_back(&r);
+    if (rs.empty()) return;
+    if (top && rs.size() > top) {
+      std::stable_sort(rs.begin(), rs.end(), [](const RegionStats* a, const RegionStats* b) {
+        return a->candidate_max_abs > b->candidate_max_abs;
+      });
+      rs.resize(top);
+    }
+    TextTable tt({kind == "rows" ? "rows (deciles)" : kind == "group" ? "GQA group" : "head (worst first)",
+                  "elements", "max err cand", "mean err cand", "max err base"},
+                 {false, true, true, true, true});
+    for (const RegionStats* r : rs)
+      tt.add({r->label, std::to_string(r->elements), sci(r->candidate_max_abs),
+              sci(r->candidate_mean_abs), base ? sci(r->baseline_max_abs) : "-"});
+    o << tt.str("  ");
+  };
+  table("rows", 0);
+  table("group", 0);
+  table("head", 5);
+  return o.str();
+}
+
+std::string blocks_text(const CaseComparison& c) {
+  TextTable tt({"block", "dk err cand", "dk use", "dv err cand", "dv use"}, {true, true, true, true, true});
+  for (int64_t m = 0; m <= c.config.t; ++m) {
+    const TensorComparison *dk = nullptr, *dv = nullptr;
+    for (const auto& t : c.tensors) {
+      if (t.id.block != m) continue;
+      if (t.id.kind == TensorKind::dk) dk = &t;
+      if (t.id.kind == TensorKind::dv) dv = &t;
+    }
+    if (!dk && !dv) continue;
+    auto use = [](const TensorComparison* t) { return t && t->gate.judged ? fixed(t->gate.use()) : "-"; };
+    tt.add({std::to_string(m) + (m == 0 ? " (prefix)" : ""), dk ? sci(dk->gate.err_c) : "-", use(dk),
+            dv ? sci(dv->gate.err_c) : "-", use(dv)});
+  }
+  return tt.empty() ? "" : tt.str("  ");
+}
+
+std::string invalid_rows_line(const CaseComparison& c) {
+  const auto& ir = c.invalid_rows;
+  std::ostringstream o;
+  o << c.candidate.name << " declares " << ir.declared
+    << (ir.declared_explicitly ? "" : " (no invalid_rows attribute)");
+  if (!ir.checked) return o.str() + ": not checked";
+  if (ir.passed) {
+    int64_t n = 0;
+    for (const auto& t : ir.tensors) n += t.elements;
+    return o.str() + ": all " + std::to_string(n) + " values on invalid rows are 0";
+  }
+  o << ": VIOLATED" << (c.options.enforce_invalid_rows ? "" : " (reported only: --invalid-rows warn)");
+  return o.str();
+}
+
 }  // namespace
+
+std::string invalid_rows_details(const CaseComparison& c, const std::string& indent) {
+  std::string s;
+  for (const auto& t : c.invalid_rows.tensors)
+    if (t.violations)
+      s += indent + t.name + ": " + std::to_string(t.violations) + " of " + std::to_string(t.elements) +
+           " values non-zero in " + std::to_string(t.rows) + " rows (" + t.rows_text + "); largest |x| " +
+           sci(t.max_abs) + " at " + t.worst_at + "\n";
+  return s;
+}
 
 std::string format_comparison_text(const CaseComparison& c) {
   std::ostringstream o;
   const auto& k = c.config;
   o << "compare " << c.candidate.name << " vs the fp64 reference"
     << (c.baseline ? ", baseline " + c.baseline->name : ", no baseline") << ", profile "
-    << profile_line(c.profile) << "\n";
+    << profile_description(c.profile) << (c.budgets_apply ? ", budgets of " + c.budget_key : "") << "\n";
   o << "case " << (c.case_path.empty() ? "(in memory)" : c.case_path) << "  B=" << k.B
     << " H=" << k.H << " Hkv=" << k.Hkv << " L=" << k.L << " D=" << k.D << " t=" << k.t << " "
     << data::to_string(k.dtype) << "  valid rows [";
   for (size_t b = 0; b < c.valid_rows.size(); ++b) o << (b ? ", " : "") << c.valid_rows[b];
-  o << "]\n";
+  o << "]\n\n";
 
-  o << std::left << std::setw(7) << "tensor" << std::setw(6) << "dtype" << std::setw(11)
-    << "err cand" << std::setw(11) << "err base" << std::setw(8) << "c/b" << std::setw(11)
-    << "threshold" << std::setw(7) << "use" << std::setw(16) << "ULP p50/p99/max" << std::setw(10)
-    << "nonfinite" << "verdict\n";
+  TextTable tt({"tensor", "dtype", "err cand", "err base", "c/b", "max|ref|", "threshold", "bound",
+                "use", "ULP p50/p99/max", "nonfinite", "verdict"},
+               {false, false, true, true, true, true, true, false, true, true, true, false});
   for (const auto& t : c.tensors) {
     const auto& g = t.gate;
-    const double cb = t.baseline ? (g.err_b > 0 ? g.err_c / g.err_b : (g.err_c > 0 ? std::numeric_limits<double>::infinity() : 1.0)) : std::numeric_limits<double>::quiet_NaN();
-    o << std::setw(7) << t.name << std::setw(6) << data::to_string(t.candidate.dtype)
-      << std::setw(11) << sci(g.err_c) << std::setw(11) << (t.baseline ? sci(g.err_b) : "-")
-      << std::setw(8) << (t.baseline ? fixed(cb) : "-") << std::setw(11)
-      << (g.judged ? sci(g.threshold) : "-") << std::setw(7) << (g.judged ? fixed(g.use()) : "-")
-      << std::setw(16)
-      << (count(t.candidate.ulp_p50) + "/" + count(t.candidate.ulp_p99) + "/" + count(t.candidate.ulp_max))
-      << std::setw(10) << t.candidate.nonfinite() << verdict_word(t) << "\n";
+    tt.add({t.name, data::to_string(t.candidate.dtype), sci(g.err_c), t.baseline ? sci(g.err_b) : "-",
+            t.baseline ? fixed(ratio_cb(t)) : "-", sci(t.reference_max_abs),
+            g.judged ? sci(g.threshold) : "-", g.judged ? g.bound : "-",
+            g.judged ? fixed(g.use()) : "-",
+            count(t.candidate.ulp_p50) + "/" + count(t.candidate.ulp_p99) + "/" + count(t.candidate.ulp_max),
+            std::to_string(t.candidate.nonfinite()), verdict_word(t)});
   }
-  o << std::right;
+  o << tt.str();
+  o << "  err = max |x - ref| over valid elements; use = err cand / threshold (pass iff <= 1); bound: "
+       "which limit the threshold is (the rule r x err base + floor, or the error budget x max|ref|); "
+       "ULP in the candidate's dtype over elements with |ref| >= max|ref| / "
+    << fixed(1.0 / c.options.ulp_min_fraction, 0) << "\n";
+
+  const std::string blocks = blocks_text(c);
+  if (!blocks.empty()) o << "\ncache blocks:\n" << blocks;
 
   for (const TensorComparison* t : tensors_to_detail(c)) {
-    if (t->worst.empty()) continue;
-    o << "worst elements of " << t->name << " (" << t->worst.size() << "):\n";
-    for (const auto& w : t->worst) {
-      o << "  " << std::left << std::setw(28) << coordinate(*t, w) << std::right << " ref "
-        << sci(w.reference, 4) << "  cand " << sci(w.candidate, 4);
-      if (t->baseline) o << "  base " << sci(w.baseline, 4);
-      o << "  |err| " << sci(w.abs_err) << "  rel " << sci(w.rel_err) << "  ulp " << count(w.ulp) << "\n";
+    if (!t->worst.empty()) {
+      o << "\nworst elements of " << t->name << " (" << t->worst.size()
+        << "; rel err = |err| / max(|ref|, " << sci(t->relative_floor) << ")):\n";
+      TextTable wt({"element", "reference", "candidate", "baseline", "|err|", "rel err", "ulp"},
+                   {false, true, true, true, true, true, true});
+      for (const auto& w : t->worst)
+        wt.add({coordinate(*t, w), sci(w.reference, 4), sci(w.candidate, 4),
+                t->baseline ? sci(w.baseline, 4) : "-", sci(w.abs_err), sci(w.rel_err), count(w.ulp)});
+      o << wt.str("  ");
     }
+    o << "\nregions of " << t->name << ":\n" << regions_text(*t);
   }
 
-  const auto& ir = c.invalid_rows;
-  o << "invalid rows: " << c.candidate.name << " declares " << ir.declared
-    << (ir.declared_explicitly ? "" : " (no invalid_rows attribute)");
-  if (!ir.checked) {
-    o << ": not checked\n";
-  } else if (ir.passed) {
-    int64_t n = 0;
-    for (const auto& t : ir.tensors) n += t.elements;
-    o << ": all " << n << " values on invalid rows are 0\n";
-  } else {
-    o << ": VIOLATED (not part of the gate):";
-    for (const auto& t : ir.tensors)
-      if (t.violations)
-        o << " " << t.name << " " << t.violations << "/" << t.elements << " non-zero (max |x| "
-          << sci(t.max_abs) << ");";
-    o << "\n";
-  }
-
+  o << "\ninvalid rows: " << invalid_rows_line(c) << "\n" << invalid_rows_details(c, "  ");
   for (const std::string& n : c.notes) o << "note: " << n << "\n";
   const auto failed = c.failed_tensors();
-  if (failed.empty()) {
+  if (failed.empty() && !c.invalid_rows_failed()) {
     o << "verdict: PASS (" << c.judged() << " of " << c.tensors.size() << " tensors judged)\n";
   } else {
     o << "verdict: FAIL:";
     for (const auto& f : failed) o << " " << f;
-    o << " (" << failed.size() << " of " << c.judged() << " judged tensors fail)\n";
+    if (c.invalid_rows_failed()) o << " invalid-rows";
+    o << " (" << failed.size() << " of " << c.judged() << " judged tensors fail"
+      << (c.invalid_rows_failed() ? "; the invalid-row contract is violated" : "") << ")\n";
     for (const auto& t : c.tensors)
       if (t.gate.judged && !t.gate.passed) o << "  " << t.name << ": " << t.gate.reason << "\n";
   }
@@ -142,20 +214,22 @@ std::string format_gate_case_line(const GateCaseResult& r) {
       worst_use = t.gate.use();
       worst_name = t.name;
     }
-  if (failed.empty()) {
+  const std::string budgets = c.budgets_apply ? "; budgets " + c.budget_key : "";
+  if (c.passed) {
     o << "PASS  " << r.case_path << " (" << c.judged() << "/" << c.judged()
-      << " tensors; highest err_c/threshold " << fixed(worst_use) << " on " << worst_name << ")";
+      << " tensors; highest err_c/threshold " << fixed(worst_use) << " on " << worst_name << budgets
+      << ")\n";
   } else {
-    o << "FAIL  " << r.case_path << ": ";
-    bool first = true;
-    for (const auto& t : c.tensors) {
-      if (!t.gate.judged || t.gate.passed) continue;
-      o << (first ? "" : "; ") << t.name << " (" << t.gate.reason << ")";
-      first = false;
-    }
+    o << "FAIL  " << r.case_path << " (" << failed.size() << " of " << c.judged()
+      << " tensors fail" << (c.invalid_rows_failed() ? ", invalid-row contract violated" : "")
+      << budgets << ")\n";
+    for (const auto& t : c.tensors)
+      if (t.gate.judged && !t.gate.passed) o << "      " << t.name << ": " << t.gate.reason << "\n";
+    if (c.invalid_rows_failed())
+      o << "      invalid rows (declared zeros):\n" << invalid_rows_details(c, "        ");
   }
-  if (c.invalid_rows.checked && !c.invalid_rows.passed) o << " [invalid-row contract violated]";
-  o << "\n";
+  if (c.passed && c.invalid_rows.checked && !c.invalid_rows.passed)
+    o << "      invalid-row contract violated (reported only: --invalid-rows warn)\n";
   for (const std::string& n : c.notes) o << "      note: " << n << "\n";
   return o.str();
 }
@@ -168,7 +242,7 @@ std::string format_gate_total(const GateRun& run) {
     << " with input errors; " << run.judged_tensors() << " tensors judged, "
     << run.failed_tensors() << " failing (candidate " << run.candidate
     << (run.baseline.empty() ? "" : ", baseline " + run.baseline) << ", profile "
-    << run.profile.name << ")\n";
+    << run.profile.name << "); exit " << code << "\n";
   return o.str();
 }
 

@@ -53,6 +53,14 @@ double ulp_distance(data::DType d, double reference, double value) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+double ulp_at(data::DType d, double x) {
+  if (x == 0 || !std::isfinite(x)) return 0.0;
+  const int p = d == data::DType::bf16 ? 8 : d == data::DType::f32 ? 24 : 53;
+  const int emin = d == data::DType::f64 ? -1022 : -126;
+  const int e = std::max(std::ilogb(x), emin);
+  return std::ldexp(1.0, e - p + 1);
+}
+
 double arithmetic_floor_term(data::DType d, double reference, double offset) {
   const double x = detail::round_to_fast(d, reference);
   const double up = detail::round_to_fast(d, x + offset);

@@ -16,6 +16,11 @@ namespace attn::report {
 /// candidates are measured in their own steps (the unit is reported beside the numbers).
 double ulp_distance(data::DType d, double reference, double value);
 
+/// The spacing of representable numbers of `d` at |x| (its ULP there): 2^(e - p + 1) with
+/// 2^e <= |x| < 2^(e+1) and p the significand bits (8, 24, 53); the smallest normal's spacing
+/// below that; 0 for x = 0 or non-finite x.
+double ulp_at(data::DType d, double x);
+
 /// The gate's arithmetic floor for one element: |(x + offset - offset) - x| with
 /// x = round_to(d, reference) and each operation rounded to `d` (round_to after an fp64 op).
 double arithmetic_floor_term(data::DType d, double reference, double offset);

@@ -66,8 +66,9 @@ std::optional<TensorRule> GateProfile::rule_for(const TensorId& id) const {
 
 GateProfile default_bf16_profile() {
   GateProfile p;
-  p.name = "bf16";
-  p.description = "DESIGN.md section 3: err_c <= r * err_b + floor, r = 2 (out, lse), 3 (gradients)";
+  p.name = "bf16-relative";
+  p.description = "err_c <= r * err_b + 1 ulp at max|X_ref|, r = 2 (out, lse), 3 (gradients); no budgets";
+  p.floor_ulps = 1;
   p.rules = {{"out", {2, 0, 0}}, {"lse", {2, 0, 0}}, {"dq", {3, 0, 0}}, {"dk", {3, 0, 0}}, {"dv", {3, 0, 0}}};
   return p;
 }
@@ -80,7 +81,7 @@ GateProfile parse_profile(const std::string& text, const std::string& where) {
     throw data::InputError(where + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw data::InputError(where + ": expected a JSON object, found " + j.type_name());
-  reject_unknown_keys(j, {"schema", "name", "description", "mode", "floor", "tensors"}, where);
+  reject_unknown_keys(j, {"schema", "name", "description", "mode", "floor", "budgets", "tensors"}, where);
 
   GateProfile p;
   if (!j.contains("schema") || string_at(j, "schema", where) != "attn-harness.profile/1")
@@ -102,7 +103,13 @@ GateProfile parse_profile(const std::string& text, const std::string& where) {
     if (f.is_boolean()) {
       if (!f.get<bool>()) p.floor_factor = 0;
     } else if (f.is_object()) {
-      reject_unknown_keys(f, {"factor", "offset", "offset_scale"}, where + " floor");
+      reject_unknown_keys(f, {"factor", "offset", "offset_scale", "ulps"}, where + " floor");
+      if (f.contains("ulps")) {
+        if (f.size() != 1)
+          throw data::InputError(where + ": floor \"ulps\" stands alone (no factor or offset)");
+        p.floor_ulps = number_at(f, "ulps", where + " floor");
+        if (!(p.floor_ulps > 0)) throw data::InputError(where + ": floor \"ulps\" must be > 0");
+      }
       if (f.contains("factor")) p.floor_factor = number_at(f, "factor", where + " floor");
       if (f.contains("offset")) p.floor_offset = number_at(f, "offset", where + " floor");
       if (f.contains("offset_scale")) {
@@ -112,10 +119,11 @@ GateProfile parse_profile(const std::string& text, const std::string& where) {
         p.floor_offset_scaled = s == "max_abs_ref";
       }
     } else {
-      throw data::InputError(where + ": \"floor\" must be false, true or {\"factor\", \"offset\", \"offset_scale\"}, found " + f.dump());
+      throw data::InputError(where + ": \"floor\" must be false, true, {\"ulps\"} or {\"factor\", \"offset\", \"offset_scale\"}, found " + f.dump());
     }
   }
 
+  if (j.contains("budgets")) p.budgets_file = string_at(j, "budgets", where);
   if (!j.contains("tensors") || !j["tensors"].is_object() || j["tensors"].empty())
     throw data::InputError(where + ": expected a non-empty object \"tensors\" (out, lse, dq, dk, dv, dk<m>, dv<m>)");
   for (auto it = j["tensors"].begin(); it != j["tensors"].end(); ++it) {
@@ -149,6 +157,12 @@ GateProfile load_profile_file(const std::filesystem::path& path) {
   GateProfile p = parse_profile(text.str(), "profile " + path.string());
   if (p.name.empty()) p.name = path.stem().string();
   p.source = path.string();
+  if (!p.budgets_file.empty()) {
+    const std::filesystem::path b = std::filesystem::path(p.budgets_file).is_absolute()
+                                        ? std::filesystem::path(p.budgets_file)
+                                        : path.parent_path() / p.budgets_file;
+    p.budgets = std::make_shared<ErrorBudgets>(load_budgets(b));
+  }
   return p;
 }
 
@@ -178,7 +192,8 @@ GateProfile find_profile(const std::string& name_or_path) {
     if (std::filesystem::is_regular_file(file, ec)) return load_profile_file(file);
     searched += (searched.empty() ? "" : ", ") + dir.string();
     for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-      if (it->path().extension() == ".json") found.insert(it->path().stem().string());
+      if (it->path().extension() == ".json" && it->path().stem().extension() != ".budgets")
+        found.insert(it->path().stem().string());
   }
   std::string names;
   for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;

@@ -7,9 +7,13 @@
 //     "name": "bf16",                     // optional; defaults to the file's stem
 //     "description": "...",               // optional
 //     "mode": "relative" | "absolute",
-//     "floor": {"factor": 2, "offset": 0.3,          // optional; default {2, 0.3, absolute};
-//               "offset_scale": "absolute" | "max_abs_ref"} | false,   // max_abs_ref: the
-//                                       // offset is multiplied by max|X_ref| (scale-free floor)
+//     "floor": {"ulps": 1}                // floor = ulps x the spacing of the candidate's dtype
+//                                         // at max|X_ref| (scales with the tensor), or
+//            | {"factor": 2, "offset": 0.3,          // default {2, 0.3, absolute}:
+//               "offset_scale": "absolute" | "max_abs_ref"} | false,   // factor x max|(x + o - o) - x|
+//     "budgets": "bf16-budgets.json",     // optional: error budgets (error_budgets.hpp), a file
+//                                         // beside the profile; the candidate must also keep
+//                                         // err_c <= budget x max|X_ref|
 //     "tensors": {                        // only the tensors listed are judged
 //       "out": {"ratio": 2},              // relative: err_c <= ratio * err_b + floor
 //       "dk":  {"ratio": 3},              // a kind covers every block (dk0..dk<t>)
@@ -23,10 +27,12 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "reports/error_budgets.hpp"
 #include "reports/output_tensors.hpp"
 
 namespace attn::report {
@@ -44,6 +50,12 @@ struct GateProfile {
   Mode mode = Mode::relative;
   double floor_factor = 2.0, floor_offset = 0.3;  ///< factor 0: no floor
   bool floor_offset_scaled = false;  ///< offset times max|X_ref| ("offset_scale": "max_abs_ref")
+  /// > 0: the floor is floor_ulps x ulp(max|X_ref|) in the candidate's dtype (the offset form
+  /// is then unused).
+  double floor_ulps = 0;
+  /// Error budgets applied with the rule (both must hold); empty: the rule alone.
+  std::shared_ptr<const ErrorBudgets> budgets;
+  std::string budgets_file;  ///< as the profile names it (relative to the profile's folder)
   /// Keys: "out", "lse", "dq", "dk", "dv" (every block) or "dk<m>", "dv<m>" (one block).
   std::map<std::string, TensorRule> rules;
 
@@ -53,7 +65,8 @@ struct GateProfile {
   std::string mode_name() const { return mode == Mode::relative ? "relative" : "absolute"; }
 };
 
-/// DESIGN.md's default: relative, r = 2 for out and lse, 3 for dq, dk, dv, floor 2 x (0.3).
+/// The relative rule of the default profile, built in code (no budgets): r = 2 for out and lse,
+/// 3 for dq, dk, dv, floor 1 ulp at max|X_ref|. The shipped "bf16" adds the error budgets.
 GateProfile default_bf16_profile();
 
 /// Parses a profile; `where` names its origin in error messages. Throws InputError.

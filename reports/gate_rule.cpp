@@ -17,7 +17,7 @@ std::string sci(double x) {
 
 }  // namespace
 
-void apply_gate(const GateProfile& profile, TensorComparison& tc) {
+void apply_gate(const GateProfile& profile, TensorComparison& tc, std::optional<double> budget) {
   GateVerdict& g = tc.gate;
   g = GateVerdict{};
   g.mode = profile.mode_name();
@@ -33,10 +33,20 @@ void apply_gate(const GateProfile& profile, TensorComparison& tc) {
       throw data::InputError("profile " + profile.name + " is relative and judges " + tc.name +
                              ", but no baseline was given");
     g.ratio = rule->ratio;
-    g.threshold = g.ratio * g.err_b + g.floor;
+    g.rule_threshold = g.ratio * g.err_b + g.floor;
   } else {
     g.atol = rule->atol + rule->atol_scaled * tc.reference_max_abs;
-    g.threshold = g.atol + g.floor;
+    g.rule_threshold = g.atol + g.floor;
+  }
+  g.threshold = g.rule_threshold;
+  g.bound = "rule";
+  if (budget) {
+    g.budget = *budget;
+    g.budget_threshold = *budget * tc.reference_max_abs;
+    if (g.budget_threshold < g.threshold || std::isnan(g.threshold)) {
+      g.threshold = g.budget_threshold;
+      g.bound = "budget";
+    }
   }
 
   if (tc.candidate.nonfinite() > 0) {
@@ -49,10 +59,16 @@ void apply_gate(const GateProfile& profile, TensorComparison& tc) {
                " non-finite values where the reference is finite: no relative threshold";
   } else if (!(g.err_c <= g.threshold)) {
     g.passed = false;
-    g.reason = "err_c " + sci(g.err_c) + " > threshold " + sci(g.threshold) +
-               (profile.mode == GateProfile::Mode::relative
-                    ? " = " + sci(g.ratio) + " x err_b " + sci(g.err_b) + " + floor " + sci(g.floor)
-                    : " = atol " + sci(g.atol) + " + floor " + sci(g.floor));
+    if (g.bound == "budget")
+      g.reason = "err_c " + sci(g.err_c) + " > budget " + sci(g.budget_threshold) + " = " +
+                 sci(g.budget) + " x max|ref| " + sci(tc.reference_max_abs) +
+                 (g.err_c <= g.rule_threshold ? " (within the rule's " + sci(g.rule_threshold) + ")"
+                                              : "");
+    else
+      g.reason = "err_c " + sci(g.err_c) + " > threshold " + sci(g.threshold) +
+                 (profile.mode == GateProfile::Mode::relative
+                      ? " = " + sci(g.ratio) + " x err_b " + sci(g.err_b) + " + floor " + sci(g.floor)
+                      : " = atol " + sci(g.atol) + " + floor " + sci(g.floor));
   }
 }
 

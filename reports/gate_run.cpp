@@ -29,8 +29,8 @@ int GateRun::error_cases() const {
 }
 
 int GateRun::exit_code() const {
-  if (error_cases() > 0) return 2;
-  return failed_cases() > 0 ? 1 : 0;
+  const bool errors = error_cases() > 0, failures = failed_cases() > 0;
+  return errors && failures ? 3 : errors ? 2 : failures ? 1 : 0;
 }
 
 }  // namespace attn::report

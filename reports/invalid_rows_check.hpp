@@ -17,6 +17,9 @@ struct InvalidRowsTensor {
   int64_t elements = 0;    ///< elements on invalid rows
   int64_t violations = 0;  ///< of them not exactly 0 (NaN counts)
   double max_abs = 0;      ///< largest |value| there (NaN when any NaN)
+  int64_t rows = 0;        ///< (batch element, head, row) rows holding a violation
+  std::string rows_text;   ///< where: "b=1 rows 120-127 (heads 0-31)", the first ranges found
+  std::string worst_at;    ///< coordinates of the largest |value|: "b=1 h=3 i=125 d=7"
 };
 
 struct InvalidRowsCheck {

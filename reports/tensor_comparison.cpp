@@ -1,6 +1,7 @@
 #include "reports/tensor_comparison.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -21,8 +22,9 @@ class StatsAccumulator {
     s_.dtype = dtype;
   }
 
-  // Returns |value - reference| (+inf when value is not finite).
-  double add(double ref, double value) {
+  // Returns |value - reference| (+inf when value is not finite). `count_ulp`: the element is
+  // in the ULP statistics.
+  double add(double ref, double value, bool count_ulp) {
     ++s_.elements;
     if (!std::isfinite(value)) {
       (std::isnan(value) ? s_.nan : s_.inf) += 1;
@@ -38,7 +40,7 @@ class StatsAccumulator {
     sum_rel_ += rel;
     s_.max_abs = std::max(s_.max_abs, err);
     s_.max_rel = std::max(s_.max_rel, rel);
-    ulp_.add(ulp_distance(s_.dtype, ref, value));
+    if (count_ulp) ulp_.add(ulp_distance(s_.dtype, ref, value));
     s_.histogram.add(err);
     dot_ += value * ref;
     norm_v_ += value * value;
@@ -73,6 +75,7 @@ class StatsAccumulator {
     s_.ulp_p50 = ulp_.count() ? ulp_.percentile(0.50) : 0.0;
     s_.ulp_p99 = ulp_.count() ? ulp_.percentile(0.99) : 0.0;
     s_.ulp_max = ulp_.count() ? ulp_.max() : 0.0;
+    s_.ulp_elements = ulp_.count();
     if (s_.nonfinite() > 0) {
       s_.cosine = s_.norm_ratio = kNaN;
     } else if (norm_r_ == 0.0) {
@@ -174,7 +177,7 @@ struct ChunkResult {
   }
   StatsAccumulator cand;
   std::optional<StatsAccumulator> base;
-  std::vector<RegionAccumulator> region;  ///< 10 row deciles, then the groups
+  std::vector<RegionAccumulator> region;  ///< 10 row deciles, the groups, then the heads
   std::vector<Ranked> worst;              ///< this chunk's K worst, any order
   double floor_term = 0;
 };
@@ -192,6 +195,7 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
                                 const data::Tensor& candidate, const data::Tensor* baseline,
                                 const std::vector<int64_t>& valid_rows, int64_t heads_per_group,
                                 const CompareOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
   const std::string name = id.name();
   if (reference.shape.size() != 3 && reference.shape.size() != 4)
     throw data::InputError("reference " + name + ": expected 3 or 4 dimensions, found " +
@@ -236,8 +240,10 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
   tc.valid_elements = valid;
   tc.reference_nonfinite = ref_nonfinite;
   tc.reference_max_abs = ref_max;
-  const bool floor_on = options.floor_factor > 0;
+  const bool ulp_floor = options.floor_ulps > 0;
+  const bool floor_on = ulp_floor || options.floor_factor > 0;
   const double offset = options.floor_offset * (options.floor_offset_scaled ? tc.reference_max_abs : 1.0);
+  const double ulp_min = options.ulp_min_fraction * tc.reference_max_abs;
   tc.relative_floor = tc.reference_max_abs > 0
                           ? options.relative_floor_fraction * tc.reference_max_abs
                           : 1.0;
@@ -260,7 +266,7 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
 #pragma omp for schedule(dynamic, 1)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       auto res = std::make_unique<ChunkResult>(candidate.dtype, base_dtype, tc.relative_floor,
-                                               size_t(10 + groups));
+                                               size_t(10 + groups + X));
       std::priority_queue<Ranked, std::vector<Ranked>, Worse> worst;  // top: least bad kept
       const int64_t slab_end = std::min(slabs, (chunk + 1) * slabs_per_chunk);
       for (int64_t slab = chunk * slabs_per_chunk; slab < slab_end; ++slab) {
@@ -273,18 +279,21 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
         const double* c = f64_row(candidate, first, n, cbuf.data());
         const double* bv = baseline ? f64_row(*baseline, first, n, bbuf.data()) : nullptr;
         RegionAccumulator& group = res->region[size_t(10 + x / heads_per_group)];
+        RegionAccumulator& head = res->region[size_t(10 + groups + x)];
         for (int64_t i = 0; i < rows; ++i) {
           RegionAccumulator& decile = res->region[size_t(decile_of(i))];
           for (int64_t d = 0; d < D; ++d) {
             const int64_t e = i * D + d;
             const double rv = r[e];
             if (!std::isfinite(rv)) continue;
-            if (floor_on)
+            if (floor_on && !ulp_floor)
               res->floor_term = std::max(res->floor_term, arithmetic_floor_term(candidate.dtype, rv, offset));
-            const double cerr = res->cand.add(rv, c[e]);
-            const double berr = bv ? res->base->add(rv, bv[e]) : kNaN;
+            const bool count_ulp = std::fabs(rv) >= ulp_min;
+            const double cerr = res->cand.add(rv, c[e], count_ulp);
+            const double berr = bv ? res->base->add(rv, bv[e], count_ulp) : kNaN;
             decile.add(cerr, berr);
             group.add(cerr, berr);
+            head.add(cerr, berr);
             if (K == 0) continue;
             const Ranked item{cerr, first + e};
             if (worst.size() < K) {
@@ -308,7 +317,7 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
   StatsAccumulator cand(candidate.dtype, tc.relative_floor);
   std::optional<StatsAccumulator> base;
   if (baseline) base.emplace(baseline->dtype, tc.relative_floor);
-  std::vector<RegionAccumulator> region(static_cast<size_t>(10 + groups));
+  std::vector<RegionAccumulator> region(static_cast<size_t>(10 + groups + X));
   std::vector<Ranked> all_worst;
   double floor_term = 0;
   for (const auto& res : results) {
@@ -318,7 +327,9 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
     all_worst.insert(all_worst.end(), res->worst.begin(), res->worst.end());
     floor_term = std::max(floor_term, res->floor_term);
   }
-  tc.arithmetic_floor = floor_on ? options.floor_factor * floor_term : 0.0;
+  tc.arithmetic_floor = ulp_floor  ? options.floor_ulps * ulp_at(candidate.dtype, tc.reference_max_abs)
+                        : floor_on ? options.floor_factor * floor_term
+                                   : 0.0;
   tc.candidate = cand.finish();
   if (base) tc.baseline = base->finish();
 
@@ -333,6 +344,12 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
     if (region[size_t(10 + g)].n == 0) continue;
     tc.regions.push_back(region[size_t(10 + g)].stats("group", "group " + std::to_string(g), g, g,
                                                       baseline != nullptr));
+  }
+  for (int64_t h = 0; h < X; ++h) {
+    if (region[size_t(10 + groups + h)].n == 0) continue;
+    tc.regions.push_back(region[size_t(10 + groups + h)].stats(
+        "head", (id.per_kv_head() ? "kv head " : "head ") + std::to_string(h), h, h,
+        baseline != nullptr));
   }
 
   std::sort(all_worst.begin(), all_worst.end(), Worse{});  // worst first
@@ -355,6 +372,7 @@ TensorComparison compare_tensor(const TensorId& id, const data::Tensor& referenc
     w.ulp = ulp_distance(candidate.dtype, w.reference, w.candidate);
     tc.worst.push_back(w);
   }
+  tc.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return tc;
 }
 

@@ -29,6 +29,17 @@ struct CompareOptions {
   /// floor_offset * max|ref over the tensor's valid elements| (a scale-free floor).
   double floor_factor = 2.0, floor_offset = 0.3;
   bool floor_offset_scaled = false;
+  /// > 0: the floor is floor_ulps x ulp(max|ref|) in the candidate's dtype instead.
+  double floor_ulps = 0;
+  /// ULP statistics leave out elements whose |reference| is below this fraction of
+  /// max|reference| (there a few ULP of the element's own magnitude are far below the
+  /// tensor's rounding at its scale, and ULP counts measure cancellation, not precision).
+  double ulp_min_fraction = 1.0 / 256.0;
+  /// A violated "zeros" invalid-row declaration fails the case (false: only reported).
+  bool enforce_invalid_rows = true;
+  /// The error-budget key the candidate is judged under ("flash/cuda"); empty: from its
+  /// provenance (error_budgets.hpp budget_key).
+  std::string budget_key;
 };
 
 /// Error measures of one producer's values against the reference.
@@ -39,6 +50,7 @@ struct ErrorStats {
   double max_rel = 0, mean_rel = 0;       ///< means are over finite values only
   int64_t nan = 0, inf = 0;               ///< non-finite where the reference is finite
   double ulp_p50 = 0, ulp_p99 = 0, ulp_max = 0;  ///< in steps of `dtype`
+  int64_t ulp_elements = 0;  ///< elements in the ULP statistics (|ref| >= ulp_min_fraction max|ref|)
   ErrorHistogram histogram;               ///< of |err|
   double cosine = 1, norm_ratio = 1;      ///< against the reference, over valid elements
   bool old_rule_pass = true;
@@ -49,9 +61,9 @@ struct ErrorStats {
 
 /// Errors over one region of the tensor (rows by position decile, or one GQA group).
 struct RegionStats {
-  std::string kind;     ///< "rows" or "group"
-  std::string label;    ///< "rows 0-9" (row index range, inclusive), "group 2"
-  int64_t first = 0, last = 0;  ///< row range for "rows", the group index twice for "group"
+  std::string kind;     ///< "rows", "group" or "head"
+  std::string label;    ///< "rows 0-9" (row index range, inclusive), "group 2", "head 5"
+  int64_t first = 0, last = 0;  ///< row range for "rows", the group (head) index twice otherwise
   int64_t elements = 0;
   double candidate_max_abs = 0, candidate_mean_abs = 0;
   double baseline_max_abs = 0;  ///< NaN without baseline
@@ -73,7 +85,11 @@ struct GateVerdict {
   double ratio = 0;             ///< r_X (relative mode)
   double atol = 0;              ///< absolute mode: atol + atol_scaled * max|ref|
   double floor = 0;
-  double threshold = 0;         ///< r * err_b + floor, or atol + floor
+  double rule_threshold = 0;    ///< r * err_b + floor, or atol + floor
+  double budget = 0;            ///< the error budget (relative to max|ref|); 0: none applies
+  double budget_threshold = 0;  ///< budget * max|ref|
+  double threshold = 0;         ///< the smaller of the two that apply
+  std::string bound;            ///< which one the threshold is: "rule" or "budget"
   std::string reason;           ///< why it failed (empty when it passed)
 
   /// err_c / threshold (<= 1 passes); inf when threshold is 0 and err_c > 0.
@@ -94,6 +110,7 @@ struct TensorComparison {
   std::vector<RegionStats> regions;
   std::vector<WorstElement> worst;  ///< by candidate |err|, worst first; ties: lower index
   GateVerdict gate;
+  double seconds = 0;               ///< time spent comparing and judging this tensor
 };
 
 /// Compares `candidate` (and `baseline` when given) with `reference`, all of shape [B, X, L]

@@ -1,12 +1,15 @@
-// attn-harness calibrate: the correct flash path over seeds x presets x TTT steps; per tensor
-// kind the distribution of err_c / err_b and of err_c / threshold under a profile, the margin
-// to a false alarm, and each mutant's distance from a miss. Exit 0, or 1 when the real path
-// fails the profile on some case.
+// attn-harness calibrate: the correct backends over seeds x presets x TTT steps x grad_out
+// scales; per backend and tensor kind the error relative to max|X_ref| (from which error
+// budgets are written), err_c / err_b and the gate's use, and each mutant's margin. Exit 0, or
+// 1 when a calibrated backend fails the profile on some case.
+#include <ctime>
 #include <iostream>
 #include <memory>
 
+#include "datasets/atomic_output.hpp"
 #include "datasets/errors.hpp"
 #include "datasets/presets.hpp"
+#include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
@@ -14,37 +17,59 @@
 #include "harness/selftest/calibration.hpp"
 #include "harness/selftest/calibration_formats.hpp"
 #include "kernels/registry.hpp"
-#include "datasets/atomic_output.hpp"
 
 namespace attn::cli {
+namespace {
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
+}
+
+}  // namespace
 
 void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
-    std::vector<std::string> presets;
-    std::vector<int64_t> steps{1, 6};
+    std::vector<std::string> presets, backends{"flash", "sdpa"};
+    std::vector<int64_t> steps{0, 3, 6};
+    std::vector<double> grad_scales{1.0, 1e-3};
     int seeds = 2;
+    uint64_t seed_base = 0;
     int64_t seq = 128, batch = 2;
-    std::string device = "cpu", profile = "bf16", json, real = "flash", baseline = "sdpa";
-    double grad_scale = 1.0;
-    bool no_mutants = false, quiet = false;
+    std::string device = "cpu", profile = "bf16", json, baseline = "sdpa", write_budgets;
+    double headroom = 4.0;
+    bool mutants = false, quiet = false;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand(
-      "calibrate", torch_command_description("calibrate"));
+  CLI::App* app = root.add_subcommand("calibrate", torch_command_description("calibrate"));
   app->add_option("--seeds", o->seeds, "seeds per shape")->capture_default_str();
+  app->add_option("--seed-base", o->seed_base,
+                  "first seed (calibrate on some seeds, check the budgets on others)")
+      ->capture_default_str();
   app->add_option("--presets", o->presets, "presets, comma-separated (default: all)")->delimiter(',');
   app->add_option("--seq", o->seq, "sequence length L")->capture_default_str();
   app->add_option("--t", o->steps, "TTT steps, comma-separated")->delimiter(',')->capture_default_str();
+  app->add_option("--grad-scales", o->grad_scales,
+                  "std of grad_out, comma-separated (1: as flash-attention's tests; 1e-3: the "
+                  "generator's training scale)")
+      ->delimiter(',')
+      ->capture_default_str();
   app->add_option("--batch", o->batch, "batch size (elements after the first are right-padded by L/8)")
       ->capture_default_str();
   app->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   app->add_option("--profile", o->profile, "gate profile (shipped name or JSON file)")->capture_default_str();
-  app->add_option("--grad-scale", o->grad_scale, "std of grad_out (1: as flash-attention's tests; "
-                                                 "1e-3: the generator's realistic scale)")
+  app->add_option("--backends", o->backends, "backends to calibrate, comma-separated")
+      ->delimiter(',')
       ->capture_default_str();
-  app->add_option("--candidate", o->real, "the correct backend to calibrate")->capture_default_str();
   app->add_option("--baseline", o->baseline, "baseline backend")->capture_default_str();
-  app->add_flag("--no-mutants", o->no_mutants, "skip the mutants' miss margins");
+  app->add_flag("--mutants", o->mutants, "also run every mutant and report its margin");
+  app->add_option("--write-budgets", o->write_budgets,
+                  "write error budgets (headroom x the largest error observed) for the calibrated "
+                  "backends into this file, keeping its other backends' entries");
+  app->add_option("--headroom", o->headroom, "budget = headroom x the largest error observed")
+      ->capture_default_str();
   app->add_option("--json", o->json, "write the calibration as JSON");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
@@ -57,19 +82,25 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
     if (o->seeds < 1) throw data::InputError("--seeds must be >= 1, found " + std::to_string(o->seeds));
     if (o->seq < 2) throw data::InputError("--seq must be >= 2, found " + std::to_string(o->seq));
     if (o->batch < 1) throw data::InputError("--batch must be >= 1, found " + std::to_string(o->batch));
-    if (!(o->grad_scale > 0)) throw data::InputError("--grad-scale must be positive");
+    for (double g : o->grad_scales)
+      if (!(g > 0)) throw data::InputError("--grad-scales must be positive");
+    if (!(o->headroom >= 1)) throw data::InputError("--headroom must be >= 1");
     for (int64_t t : o->steps)
       if (t < 0 || t >= o->seq) throw data::InputError("--t values must be in [0, seq): found " + std::to_string(t));
     plan.seeds = o->seeds;
+    plan.seed_base = o->seed_base;
     plan.seq = o->seq;
     plan.batch = o->batch;
     plan.steps = o->steps;
-    plan.grad_scale = o->grad_scale;
+    plan.grad_scales = o->grad_scales;
     plan.device = kern::parse_device(o->device);
     plan.profile = report::find_profile(o->profile);
-    plan.real = kern::find_backend(o->real);
+    for (const auto& b : o->backends) plan.backends.push_back(kern::find_backend(b));
     plan.baseline = kern::find_backend(o->baseline);
-    if (!o->no_mutants) plan.mutants = kern::mutant_backends();
+    if (o->mutants) {
+      plan.mutants = kern::mutant_backends();
+      plan.mutant_budget_key = "flash/" + std::string(plan.device.is_cpu() ? "cpu" : "cuda");
+    }
     Progress progress("calibrate on " + o->device, o->quiet);
     const selftest::CalibrationResult r =
         selftest::run_calibration(plan, [&](int64_t d, int64_t t) { progress.update(d, t); });
@@ -78,7 +109,21 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
     if (!o->json.empty())
       data::write_file_atomically(o->json, selftest::calibration_json(r).dump(2) + "\n");
     if (r.cases.empty()) throw data::InputError("calibrate: no case could run (see Skipped)");
-    return int(r.real_failures == 0 ? kExitOk : kExitGateViolation);
+    if (!o->write_budgets.empty()) {
+      std::error_code ec;
+      report::ErrorBudgets base;
+      if (std::filesystem::exists(o->write_budgets, ec)) base = report::load_budgets(o->write_budgets);
+      base.profile = plan.profile.name;
+      const nlohmann::json provenance{
+          {"device", r.device}, {"presets", plan.presets}, {"t", plan.steps},
+          {"grad_scales", plan.grad_scales}, {"seeds", plan.seeds}, {"seed_base", plan.seed_base},
+          {"seq", plan.seq}, {"batch", plan.batch}, {"pad", "second and later elements by L/8"},
+          {"commit", kCommit}, {"time", utc_now()}, {"seconds", r.seconds}};
+      const report::ErrorBudgets out = selftest::budgets_from(r, o->headroom, base, provenance);
+      data::write_file_atomically(o->write_budgets, report::budgets_json(out).dump(2) + "\n");
+      std::cout << "\nbudgets (headroom " << o->headroom << ") written to " << o->write_budgets << "\n";
+    }
+    return int(r.real_failures() == 0 ? kExitOk : kExitGateViolation);
   }});
 }
 

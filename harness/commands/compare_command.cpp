@@ -19,6 +19,7 @@ constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
     std::string path, candidate, baseline = "sdpa", profile = "bf16", json, markdown;
+    std::string invalid_rows = "enforce";
     int worst = 10;
     bool quiet = false;
   };
@@ -28,7 +29,8 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
       "Compare a recorded producer with the fp64 reference (computed and cached when needed) "
       "and a baseline over valid elements: max/mean error, ULP distances, histograms, worst "
       "elements, regions, old cosine rule, assert_close counts, the gate verdict per tensor, "
-      "and the declared invalid-row contract. Exit 0 when the gate passes, 1 when not.");
+      "the error budget, and the declared invalid-row contract. Exit 0 when the gate passes, 1 "
+      "when not, 2 on an input error.");
   app->add_option("CASE", o->path, "case folder or bundle")->required();
   app->add_option("--candidate", o->candidate, "producer to judge (/outputs/<name>)")->required();
   CLI::Option* base = app->add_option("--baseline", o->baseline, "baseline producer")->capture_default_str();
@@ -37,6 +39,10 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_option("--worst", o->worst, "worst elements kept per tensor")->capture_default_str();
   app->add_option("--json", o->json, "write the comparison as JSON ('-': stdout only)");
   app->add_option("--markdown", o->markdown, "write a Markdown summary ('-': stdout only)");
+  app->add_option("--invalid-rows", o->invalid_rows,
+                  "enforce: a violated zeros declaration fails; warn: report it only")
+      ->check(CLI::IsMember({"enforce", "warn"}))
+      ->capture_default_str();
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
   commands.push_back({app, [o, base] {
@@ -47,6 +53,7 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands) {
                         rq.baseline_explicit = base->count() > 0;
                         rq.profile = report::find_profile(o->profile);
                         rq.options.worst_k = o->worst;
+                        rq.options.enforce_invalid_rows = o->invalid_rows == "enforce";
                         rq.reference.quiet = o->quiet;
                         const report::CaseComparison c = judge_case(o->path, rq);
                         if (o->json == "-")

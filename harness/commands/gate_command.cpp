@@ -1,9 +1,11 @@
 // attn-harness gate CASES...: the gate rule over every case and tensor; JUnit XML for CI.
-// Exit 0 all pass, 1 any violation, 2 any usage or input error (the other cases still run).
+// Exit 0 all pass, 1 violations, 2 input errors, 3 both (the other cases always run).
+#include <chrono>
 #include <iostream>
 #include <memory>
 
 #include "datasets/errors.hpp"
+#include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/judge_case.hpp"
@@ -20,15 +22,18 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
     std::vector<std::string> cases;
     std::string candidate = "flash", baseline = "sdpa", profile = "bf16", junit, json;
+    std::string invalid_rows = "enforce";
     bool quiet = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
       "gate",
-      "Apply the gate rule (a profile) to a recorded candidate in every case: per tensor "
-      "err_c <= r * err_b + floor (relative) or err_c <= atol + floor (absolute). One line per "
-      "case and a total. Exit 0 all pass, 1 any violation, 2 usage or input error (a missing "
-      "case, producer, or a baseline a relative profile needs).");
+      "Apply the gate to a recorded candidate in every case: per tensor err_c <= r * err_b + "
+      "floor (relative rule) and err_c <= budget * max|ref| (the candidate's error budget, when "
+      "the profile has one for it), and a declared zeros contract on invalid rows. One line per "
+      "case, one per failing tensor, and a total. Exit 0 all pass, 1 gate violations, 2 input "
+      "errors (a missing or damaged case or producer, a stale producer, a baseline a relative "
+      "profile needs), 3 both violations and input errors; the other cases are always judged.");
   app->add_option("CASES", o->cases, "case folders or bundles")->required();
   app->add_option("--candidate", o->candidate, "producer to judge")->capture_default_str();
   CLI::Option* base = app->add_option("--baseline", o->baseline, "baseline producer")->capture_default_str();
@@ -36,6 +41,10 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
       ->capture_default_str();
   app->add_option("--junit", o->junit, "write JUnit XML (one testsuite per case, one testcase per tensor)");
   app->add_option("--json", o->json, "write the verdicts as JSON ('-': stdout only)");
+  app->add_option("--invalid-rows", o->invalid_rows,
+                  "enforce: a violated zeros declaration fails the case; warn: report it only")
+      ->check(CLI::IsMember({"enforce", "warn"}))
+      ->capture_default_str();
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
   commands.push_back({app, [o, base] {
@@ -48,11 +57,15 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
                         rq.baseline_explicit = base->count() > 0;
                         rq.profile = run.profile;
                         rq.options.worst_k = 0;
+                        rq.options.enforce_invalid_rows = o->invalid_rows == "enforce";
+                        run.tool_version = kVersion;
+                        run.tool_commit = kCommit;
                         rq.reference.quiet = o->quiet;
                         const bool quiet_stdout = o->json == "-";
                         for (const std::string& path : o->cases) {
                           report::GateCaseResult r;
                           r.case_path = path;
+                          const auto started = std::chrono::steady_clock::now();
                           try {
                             r.comparison = judge_case(path, rq);
                             if (r.comparison->baseline) run.baseline = r.comparison->baseline->name;
@@ -61,6 +74,7 @@ void add_gate_command(CLI::App& root, std::vector<Command>& commands) {
                           } catch (const std::exception& e) {  // e.g. out of memory: the
                             r.error = e.what();                 // other cases still run
                           }
+                          r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
                           if (!quiet_stdout) std::cout << report::format_gate_case_line(r) << std::flush;
                           run.cases.push_back(std::move(r));
                         }

@@ -11,14 +11,17 @@
 #include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
+#include "datasets/atomic_output.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/run_stability.hpp"
 
 namespace attn::cli {
 
 void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
-    std::string path, device = "cpu", producer;
+    std::string path, device = "cpu", producer, stability_json;
     std::vector<std::string> backends;
+    int repeat = 1;
     bool quiet = false;
   };
   auto o = std::make_shared<Options>();
@@ -31,6 +34,14 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   app->add_option("--as", o->producer,
                   "producer name to record under (default: the backend name; one backend only)");
+  app->add_option("--repeat", o->repeat,
+                  "run each backend N times on the same inputs and report how many elements "
+                  "differ from the first run and the largest spread per tensor (the first run "
+                  "is recorded)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app->add_option("--stability-json", o->stability_json,
+                  "with --repeat: write the run-to-run variation as JSON");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
   commands.push_back({app, [o] {
@@ -58,6 +69,7 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
     const kern::TorchCase on_device = kern::to_device(in, device);
 
     int rc = kExitOk;
+    nlohmann::json stability = nlohmann::json::array();
     for (const auto& b : chosen) {
       const kern::Support s = b->supports(in.config, device);
       if (!s.ok) {
@@ -69,7 +81,14 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
       data::ProducerOutputs rec;
       rec.name = o->producer.empty() ? b->name() : o->producer;
       rec.input_hash = hash;
-      const kern::TorchOutputs outputs = b->run(on_device);
+      kern::TorchOutputs outputs;
+      if (o->repeat >= 2) {
+        const kern::StabilityReport st = kern::measure_stability(*b, on_device, o->repeat, &outputs);
+        stability.push_back(kern::stability_json(st));
+        std::cout << kern::format_stability_text(st);
+      } else {
+        outputs = b->run(on_device);
+      }
       rec.outputs = kern::to_host(outputs);
       rec.provenance = kern::run_provenance(*b, device, in.config, kCommit, outputs.variant);
       progress.finish();
@@ -77,6 +96,8 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
       std::cout << b->name() << " (" << o->device << "): recorded as " << o->path << "/"
                 << data::kOutputsFolderName << "/" << rec.name << ".h5\n";
     }
+    if (!o->stability_json.empty())
+      data::write_file_atomically(o->stability_json, stability.dump(2) + "\n");
     return rc;
   }});
 }

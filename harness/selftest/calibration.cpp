@@ -1,6 +1,7 @@
 #include "harness/selftest/calibration.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -31,116 +32,192 @@ Distribution distribution(std::vector<double> x) {
   return d;
 }
 
+int CalibrationResult::real_failures() const {
+  int n = 0;
+  for (const auto& b : backends) n += b.failures;
+  return n;
+}
+
+namespace {
+
+const std::vector<std::string> kKinds{"out", "lse", "dq", "dk", "dv"};
+
+struct Samples {
+  std::map<std::string, std::vector<double>> rel, ratio, use;
+  std::map<std::string, std::pair<double, std::string>> worst_rel, worst_use;
+};
+
+void add_samples(Samples& s, const report::CaseComparison& cc, const std::string& name) {
+  for (const report::TensorComparison& t : cc.tensors) {
+    const std::string kind = t.id.kind_name();
+    const double ec = t.candidate.max_abs, eb = t.baseline ? t.baseline->max_abs : NAN;
+    const double rel = t.reference_max_abs > 0 ? ec / t.reference_max_abs : ec;
+    s.rel[kind].push_back(rel);
+    if (!(rel <= s.worst_rel[kind].first)) s.worst_rel[kind] = {rel, name + ":" + t.name};
+    s.ratio[kind].push_back(eb > 0 ? ec / eb : ec > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+    if (!t.gate.judged) continue;
+    s.use[kind].push_back(t.gate.use());
+    if (!(t.gate.use() <= s.worst_use[kind].first)) s.worst_use[kind] = {t.gate.use(), name + ":" + t.name};
+  }
+}
+
+/// The largest use over a comparison's judged tensors, and where.
+std::pair<double, std::string> case_use(const report::CaseComparison& cc) {
+  double u = 0;
+  std::string where;
+  for (const report::TensorComparison& t : cc.tensors)
+    if (t.gate.judged && !(t.gate.use() <= u)) u = t.gate.use(), where = t.name;
+  return {u, where};
+}
+
+}  // namespace
+
 CalibrationResult run_calibration(const CalibrationPlan& plan,
                                   const std::function<void(int64_t, int64_t)>& progress) {
-  if (!plan.real || !plan.baseline) throw data::InputError("calibrate: no real or baseline backend");
+  if (plan.backends.empty() || !plan.baseline)
+    throw data::InputError("calibrate: no backend to calibrate or no baseline");
   if (plan.seeds < 1) throw data::InputError("calibrate: --seeds must be >= 1");
+  const auto started = std::chrono::steady_clock::now();
   CalibrationResult res;
   res.device = plan.device.str();
   res.profile = plan.profile.name;
-  res.real = plan.real->name();
   res.baseline = plan.baseline->name();
-  res.grad_scale = plan.grad_scale;
+  res.plan = plan;
+  res.plan.backends.clear();
+  res.plan.mutants.clear();
+  const std::string device_kind = plan.device.is_cpu() ? "cpu" : "cuda";
+  if (plan.profile.budgets) res.budgets = plan.profile.budgets->source;
 
-  const std::vector<std::string> kinds{"out", "lse", "dq", "dk", "dv"};
-  std::map<std::string, std::vector<double>> ratios, uses;
-  std::map<std::string, std::pair<double, std::string>> worst;  // kind -> (use, where)
-  std::vector<std::vector<double>> mutant_case_use(plan.mutants.size());
-  std::vector<std::pair<double, std::string>> mutant_max(plan.mutants.size(), {0.0, ""});
-  for (size_t i = 0; i < plan.mutants.size(); ++i) {
+  std::vector<Samples> samples(plan.backends.size());
+  for (const auto& b : plan.backends) {
+    BackendCalibration bc;
+    bc.name = b->name();
+    bc.key = b->name() + "/" + device_kind;
+    res.backends.push_back(bc);
+  }
+  std::vector<std::vector<double>> mutant_uses[2];
+  mutant_uses[0].resize(plan.mutants.size());
+  mutant_uses[1].resize(plan.mutants.size());
+  for (const auto& m : plan.mutants) {
     MutantCalibration mc;
-    mc.name = plan.mutants[i]->name();
+    mc.name = m->name();
     res.mutants.push_back(mc);
   }
 
-  const int64_t total = int64_t(plan.presets.size() * plan.steps.size()) * plan.seeds;
+  const int64_t total = int64_t(plan.presets.size() * plan.steps.size() * plan.grad_scales.size()) *
+                        plan.seeds;
   int64_t done = 0;
   for (size_t p = 0; p < plan.presets.size(); ++p)
     for (size_t s = 0; s < plan.steps.size(); ++s)
-      for (int seed = 0; seed < plan.seeds; ++seed) {
-        data::GeneratorSpec g;
-        g.preset = plan.presets[p];
-        g.seq = plan.seq;
-        g.ttt_step = plan.steps[s];
-        g.batch = plan.batch;
-        g.pad.assign(size_t(plan.batch), plan.seq / 8);
-        if (!g.pad.empty()) g.pad[0] = 0;
-        g.seed = uint64_t(7000 + 100 * p + 10 * s + size_t(seed));
-        g.grad_scale = plan.grad_scale;
-        const std::string name = g.preset + "-L" + std::to_string(g.seq) + "-t" +
-                                 std::to_string(g.ttt_step) + "-seed" + std::to_string(g.seed);
-        if (progress) progress(done, total);
-        ++done;
-        std::optional<PreparedCase> c;
-        std::optional<data::ProducerOutputs> real, base;
-        try {
-          c = prepare_case(data::generate_case(g), plan.device);
-          real = run_backend(*plan.real, *c, plan.device);
-          base = run_backend(*plan.baseline, *c, plan.device);
-        } catch (const std::exception& e) {
-          res.skipped.push_back(name + ": " + e.what());
-          continue;
-        }
-        res.cases.push_back(name);
-        const report::CaseComparison cc =
-            report::compare_case(c->inputs, c->reference, *real, &*base, plan.profile);
-        if (!cc.passed) ++res.real_failures;
-        for (const report::TensorComparison& t : cc.tensors) {
-          if (!t.gate.judged) continue;
-          const std::string kind = t.id.kind_name();
-          const double ec = t.candidate.max_abs, eb = t.baseline ? t.baseline->max_abs : NAN;
-          ratios[kind].push_back(eb > 0 ? ec / eb : ec > 0 ? std::numeric_limits<double>::infinity() : 0.0);
-          const double use = t.gate.use();
-          uses[kind].push_back(use);
-          if (!(use <= worst[kind].first)) worst[kind] = {use, name + ":" + t.name};
-        }
-        for (size_t i = 0; i < plan.mutants.size(); ++i) {
-          MutantCalibration& mc = res.mutants[i];
-          double case_use = 0;
+      for (size_t gs = 0; gs < plan.grad_scales.size(); ++gs)
+        for (int seed = 0; seed < plan.seeds; ++seed) {
+          data::GeneratorSpec g;
+          g.preset = plan.presets[p];
+          g.seq = plan.seq;
+          g.ttt_step = plan.steps[s];
+          g.batch = plan.batch;
+          g.pad.assign(size_t(plan.batch), plan.seq / 8);
+          if (!g.pad.empty()) g.pad[0] = 0;
+          g.seed = plan.seed_base + uint64_t(seed) + 1000003ULL * (100 * p + 10 * s + gs);
+          g.grad_scale = plan.grad_scales[gs];
+          const bool unit = g.grad_scale >= 1.0;
+          char scale[32];
+          std::snprintf(scale, sizeof scale, "%g", g.grad_scale);
+          const std::string name = g.preset + "-L" + std::to_string(g.seq) + "-t" +
+                                   std::to_string(g.ttt_step) + "-g" + scale + "-seed" +
+                                   std::to_string(plan.seed_base + uint64_t(seed));
+          if (progress) progress(done, total);
+          ++done;
+          std::optional<PreparedCase> c;
+          std::optional<data::ProducerOutputs> base;
           try {
-            const data::ProducerOutputs mo = run_backend(*plan.mutants[i], *c, plan.device);
-            const report::CaseComparison mcc =
-                report::compare_case(c->inputs, c->reference, mo, &*base, plan.profile);
-            std::string where;
-            for (const report::TensorComparison& t : mcc.tensors)
-              if (t.gate.judged && !(t.gate.use() <= case_use)) case_use = t.gate.use(), where = t.name;
-            ++mc.cases;
-            if (!mcc.passed) {
-              ++mc.flagged;
-              if (mc.weakest_flag == 0 || case_use < mc.weakest_flag) mc.weakest_flag = case_use;
-            }
-            mutant_case_use[i].push_back(case_use);
-            if (!(case_use <= mutant_max[i].first)) mutant_max[i] = {case_use, name + ":" + where};
+            c = prepare_case(data::generate_case(g), plan.device);
+            base = run_backend(*plan.baseline, *c, plan.device);
           } catch (const std::exception& e) {
-            res.skipped.push_back(name + " (" + mc.name + "): " + e.what());
+            res.skipped.push_back(name + ": " + e.what());
+            continue;
+          }
+          res.cases.push_back(name);
+          for (size_t i = 0; i < plan.backends.size(); ++i) {
+            BackendCalibration& bc = res.backends[i];
+            try {
+              const data::ProducerOutputs out = plan.backends[i]->name() == plan.baseline->name()
+                                                    ? *base
+                                                    : run_backend(*plan.backends[i], *c, plan.device);
+              report::CompareOptions opt;
+              opt.budget_key = bc.key;
+              const report::CaseComparison cc =
+                  report::compare_case(c->inputs, c->reference, out, &*base, plan.profile, opt);
+              ++bc.cases;
+              if (!cc.passed) ++bc.failures;
+              add_samples(samples[i], cc, name);
+              const auto [u, where] = case_use(cc);
+              if (!(u <= bc.max_use)) bc.max_use = u, bc.max_use_where = name + ":" + where;
+            } catch (const std::exception& e) {
+              res.skipped.push_back(name + " (" + bc.name + "): " + e.what());
+            }
+          }
+          for (size_t i = 0; i < plan.mutants.size(); ++i) {
+            MutantCalibration::Scale& sc = unit ? res.mutants[i].unit : res.mutants[i].realistic;
+            try {
+              const data::ProducerOutputs mo = run_backend(*plan.mutants[i], *c, plan.device);
+              report::CompareOptions opt;
+              opt.budget_key = plan.mutant_budget_key;
+              const report::CaseComparison mcc =
+                  report::compare_case(c->inputs, c->reference, mo, &*base, plan.profile, opt);
+              const auto [u, where] = case_use(mcc);
+              ++sc.cases;
+              if (!mcc.failed_tensors().empty()) {
+                ++sc.flagged;
+                if (sc.weakest_flag == 0 || u < sc.weakest_flag) sc.weakest_flag = u;
+              }
+              mutant_uses[unit ? 0 : 1][i].push_back(u);
+              if (!(u <= sc.margin)) sc.margin = u, sc.margin_where = name + ":" + where;
+            } catch (const std::exception& e) {
+              res.skipped.push_back(name + " (" + res.mutants[i].name + "): " + e.what());
+            }
           }
         }
-      }
   if (progress) progress(total, total);
 
-  double max_use = 0;
-  for (const std::string& k : kinds) {
-    if (!uses.count(k)) continue;
-    KindCalibration kc;
-    kc.kind = k;
-    kc.ratio = distribution(ratios[k]);
-    kc.use = distribution(uses[k]);
-    kc.margin = kc.use.max > 0 ? 1.0 / kc.use.max : std::numeric_limits<double>::infinity();
-    kc.worst = worst[k].second;
-    if (!(kc.use.max <= max_use)) {
-      max_use = kc.use.max;
-      res.margin_where = kc.worst;
+  for (size_t i = 0; i < plan.backends.size(); ++i)
+    for (const std::string& k : kKinds) {
+      Samples& s = samples[i];
+      if (!s.rel.count(k)) continue;
+      KindCalibration kc;
+      kc.kind = k;
+      kc.rel_err = distribution(s.rel[k]);
+      kc.ratio = distribution(s.ratio[k]);
+      kc.use = distribution(s.use[k]);
+      kc.worst_rel_err = s.worst_rel[k].second;
+      kc.worst_use = s.worst_use[k].second;
+      res.backends[i].kinds.push_back(kc);
     }
-    res.kinds.push_back(kc);
-  }
-  res.margin = max_use > 0 ? 1.0 / max_use : std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < plan.mutants.size(); ++i) {
-    const Distribution d = distribution(mutant_case_use[i]);
-    res.mutants[i].median_use = d.median;
-    res.mutants[i].max_use = d.max;
-    res.mutants[i].max_where = mutant_max[i].second;
+    res.mutants[i].unit.median_use = distribution(mutant_uses[0][i]).median;
+    res.mutants[i].realistic.median_use = distribution(mutant_uses[1][i]).median;
   }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return res;
+}
+
+report::ErrorBudgets budgets_from(const CalibrationResult& r, double headroom,
+                                  const report::ErrorBudgets& base,
+                                  const nlohmann::json& provenance) {
+  report::ErrorBudgets b = base;
+  if (!b.calibration.is_object()) b.calibration = nlohmann::json::object();
+  for (const BackendCalibration& bc : r.backends) {
+    if (bc.cases == 0) continue;
+    for (const KindCalibration& k : bc.kinds) {
+      if (!(k.rel_err.max > 0) || !std::isfinite(k.rel_err.max)) continue;
+      b.observed[bc.key][k.kind] = k.rel_err.max;
+      b.budgets[bc.key][k.kind] = headroom * k.rel_err.max;
+    }
+    b.calibration[bc.key] = provenance;
+    b.calibration[bc.key]["cases"] = bc.cases;
+    b.calibration[bc.key]["headroom"] = headroom;
+  }
+  return b;
 }
 
 }  // namespace attn::cli::selftest

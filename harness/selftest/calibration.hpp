@@ -1,7 +1,9 @@
-// Calibration of a gate profile: the correct flash path (and the baseline) over seeds x
-// presets x TTT steps; per tensor kind the distribution of err_c / err_b and of the gate's use
-// err_c / threshold, and the margin to a false alarm (1 / max use). Optionally each mutant's
-// use on the same cases: how far it is from a miss.
+// Calibration of the gate: the correct backends over a matrix of seeds x presets x TTT steps x
+// grad_out scales, each against the fp64 reference. Per backend and tensor kind the
+// distribution of the error relative to max|X_ref| (whose maximum, times a headroom, is the
+// backend's error budget), of err_c / err_b against the baseline, and of the gate's use
+// err_c / threshold under a profile; optionally each mutant's use on the same cases (its
+// margin: how far over the threshold it is caught).
 #pragma once
 
 #include <cstdint>
@@ -10,21 +12,28 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "kernels/backend.hpp"
+#include "reports/error_budgets.hpp"
 #include "reports/gate_profile.hpp"
 
 namespace attn::cli::selftest {
 
 struct CalibrationPlan {
   std::vector<std::string> presets;  ///< datasets/presets.hpp names
-  int seeds = 3;
+  std::vector<int64_t> steps{0, 3, 6};       ///< TTT steps t
+  std::vector<double> grad_scales{1.0, 1e-3};  ///< std of grad_out
+  int seeds = 2;
+  uint64_t seed_base = 0;            ///< seeds seed_base .. seed_base + seeds - 1 of each shape
   int64_t seq = 128, batch = 2;      ///< batch element b > 0 is right-padded by seq / 8
-  std::vector<int64_t> steps{1, 6};  ///< TTT steps t
-  double grad_scale = 1.0;
   at::Device device{at::kCPU};
-  report::GateProfile profile;
-  std::shared_ptr<const kern::Backend> real, baseline;
-  std::vector<std::shared_ptr<const kern::Backend>> mutants;  ///< empty: no miss margins
+  report::GateProfile profile;       ///< the use is measured under it (rule and any budgets)
+  std::vector<std::shared_ptr<const kern::Backend>> backends;  ///< calibrated (flash, sdpa, ...)
+  std::shared_ptr<const kern::Backend> baseline;               ///< sdpa
+  std::vector<std::shared_ptr<const kern::Backend>> mutants;   ///< empty: no mutant margins
+  /// The budget key mutants are judged under (they claim to be this backend on this device).
+  std::string mutant_budget_key;
 };
 
 struct Distribution {
@@ -33,38 +42,53 @@ struct Distribution {
 };
 Distribution distribution(std::vector<double> samples);
 
-/// One tensor kind (out, lse, dq, dk, dv; dk and dv pool every cache block).
+/// One backend, one tensor kind (out, lse, dq, dk, dv; dk and dv pool every cache block).
 struct KindCalibration {
   std::string kind;
-  Distribution ratio;  ///< err_c / err_b per (case, tensor)
-  Distribution use;    ///< err_c / threshold per (case, tensor)
-  double margin = 0;   ///< 1 / max use: thresholds may shrink by this factor before a false alarm
-  std::string worst;   ///< "case:tensor" of the max use
+  Distribution rel_err;  ///< err_c / max|X_ref| per (case, tensor)
+  Distribution ratio;    ///< err_c / err_b
+  Distribution use;      ///< err_c / threshold under the profile
+  std::string worst_rel_err, worst_use;  ///< "case:tensor" of the maxima
+};
+
+struct BackendCalibration {
+  std::string name, key;  ///< "flash", "flash/cpu" (the budget key)
+  int cases = 0, failures = 0;  ///< cases run, and failed under the profile
+  std::vector<KindCalibration> kinds;
+  double max_use = 0;
+  std::string max_use_where;
 };
 
 struct MutantCalibration {
   std::string name;
-  int cases = 0, flagged = 0;  ///< cases run, and flagged by the gate
-  /// Per case the largest use over tensors; a case is flagged when it exceeds 1.
-  double weakest_flag = 0;  ///< smallest per-case max use among flagged cases (0: none flagged)
-  double median_use = 0, max_use = 0;  ///< over cases: max_use is the threshold factor at
-                                       ///< which the mutant would escape on every case
-  std::string max_where;
+  struct Scale {
+    int cases = 0, flagged = 0;
+    double margin = 0;          ///< the largest per-case use (worst tensor): caught with this margin
+    double weakest_flag = 0;    ///< the smallest per-case use among flagged cases (0: none)
+    double median_use = 0;
+    std::string margin_where;   ///< "case:tensor"
+  } unit, realistic;            ///< grad_out scale 1 / below 1
 };
 
 struct CalibrationResult {
-  std::string device, profile, real, baseline;
-  double grad_scale = 1;
-  std::vector<std::string> cases, skipped;  ///< skipped: "case: reason"
-  std::vector<KindCalibration> kinds;
-  double margin = 0;            ///< over every kind
-  std::string margin_where;
-  int real_failures = 0;        ///< cases where the real path fails the gate
+  std::string device, profile, baseline, budgets;  ///< budgets: the file the profile applies
+  CalibrationPlan plan;                             ///< (backends and mutants not used later)
+  std::vector<std::string> cases, skipped;          ///< skipped: "case: reason"
+  std::vector<BackendCalibration> backends;
   std::vector<MutantCalibration> mutants;
+  double seconds = 0;
+  int real_failures() const;  ///< failures of every calibrated backend together
 };
 
-/// Runs the plan. A case the real path or the baseline cannot run is skipped with its reason.
+/// Runs the plan. A case the baseline or a backend cannot run is skipped with its reason.
 CalibrationResult run_calibration(const CalibrationPlan& plan,
                                   const std::function<void(int64_t, int64_t)>& progress = {});
+
+/// Error budgets from a calibration: per backend key and kind, `headroom` x the largest
+/// rel_err observed (`observed` keeps that maximum), merged into `base` (whose other keys are
+/// kept) with `provenance` recorded under calibration[key].
+report::ErrorBudgets budgets_from(const CalibrationResult& r, double headroom,
+                                  const report::ErrorBudgets& base,
+                                  const nlohmann::json& provenance);
 
 }  // namespace attn::cli::selftest

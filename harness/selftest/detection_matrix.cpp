@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <cstdio>
 #include <sstream>
+#include <tuple>
 
 namespace attn::cli::selftest {
 namespace {
@@ -14,6 +16,12 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 std::string frac(const Count& c) { return std::to_string(c.flagged) + "/" + std::to_string(c.of); }
+
+std::string fixed2(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, x >= 1000 ? "%.2e" : "%.2f", x);
+  return buf;
+}
 
 void add(Count& c, bool flagged) {
   ++c.of;
@@ -43,7 +51,7 @@ CaseVerdicts verdicts_of(const std::string& case_name, bool realistic_grads,
   v.case_name = case_name;
   v.realistic_grads = realistic_grads;
   v.default_failed = d.failed_tensors();
-  v.scaled_failed = s.failed_tensors();
+  v.first_failed = s.failed_tensors();
   for (const report::TensorComparison& t : d.tensors) {
     if (!t.candidate.old_rule_pass) v.old_rule_failed.push_back(t.name);
     if (t.candidate.assert_close_mismatches > 0) v.assert_close_failed.push_back(t.name);
@@ -62,7 +70,7 @@ CaseVerdicts verdicts_of(const std::string& case_name, bool realistic_grads,
     }
   }
   for (const report::TensorComparison& t : s.tensors)
-    if (t.gate.judged && !(t.gate.use() <= v.max_use_scaled)) v.max_use_scaled = t.gate.use();
+    if (t.gate.judged && !(t.gate.use() <= v.max_use_first)) v.max_use_first = t.gate.use();
   v.invalid_rows_checked = d.invalid_rows.checked;
   if (d.invalid_rows.checked)
     for (const report::InvalidRowsTensor& t : d.invalid_rows.tensors)
@@ -85,11 +93,13 @@ void summarize(DetectionMatrix& m) {
   int real_rows = 0, mutant_rows = 0;
   for (size_t i = 0; i < m.rows.size(); ++i) {
     VariantRow& r = m.rows[i];
-    r.default_unit = r.default_realistic = r.scaled_unit = r.scaled_realistic = r.old_rule =
+    r.default_unit = r.default_realistic = r.first_unit = r.first_realistic = r.old_rule =
         r.old_rule_out = r.assert_close = r.invalid_rows = Count{};
     r.errors = 0;
     r.worst_ratio = 0;
     r.worst_ratio_tensor = r.worst_ratio_case = "";
+    r.margin_unit = r.margin_realistic = 0;
+    r.margin_unit_where = r.margin_realistic_where = "";
     std::vector<std::string> errors, default_flagged_cases;
     for (const CaseVerdicts& c : r.cases) {
       if (!c.ran()) {
@@ -98,7 +108,7 @@ void summarize(DetectionMatrix& m) {
         continue;
       }
       add(c.realistic_grads ? r.default_realistic : r.default_unit, c.default_flagged());
-      add(c.realistic_grads ? r.scaled_realistic : r.scaled_unit, c.scaled_flagged());
+      add(c.realistic_grads ? r.first_realistic : r.first_unit, c.first_flagged());
       add(r.old_rule, c.old_rule_flagged());
       add(r.old_rule_out, c.old_rule_flags_out());
       add(r.assert_close, c.assert_close_flagged());
@@ -109,6 +119,12 @@ void summarize(DetectionMatrix& m) {
         r.worst_ratio = c.worst_ratio;
         r.worst_ratio_tensor = c.worst_ratio_tensor;
         r.worst_ratio_case = c.case_name;
+      }
+      double& margin = c.realistic_grads ? r.margin_realistic : r.margin_unit;
+      std::string& where = c.realistic_grads ? r.margin_realistic_where : r.margin_unit_where;
+      if (!(c.max_use_default <= margin)) {
+        margin = c.max_use_default;
+        where = c.case_name + ":" + c.max_use_tensor;
       }
     }
     const int default_flags = r.default_unit.flagged + r.default_realistic.flagged;
@@ -172,13 +188,17 @@ void summarize(DetectionMatrix& m) {
     m.problems.push_back("no mutants: nothing shows that the gate catches a defect");
   }
 
-  // Notes: what each rule sees, and the floor at realistic gradient scale.
+  // Notes: the margins against their targets, what each rule sees.
   for (const VariantRow& r : m.rows) {
     if (r.expect == Expect::pass) {
-      if (r.scaled_unit.flagged + r.scaled_realistic.flagged)
-        m.notes.push_back(r.name + " fails the scaled-floor gate on " +
-                          std::to_string(r.scaled_unit.flagged + r.scaled_realistic.flagged) +
-                          " case(s): that profile would raise false alarms here");
+      const double use = std::max(r.margin_unit, r.margin_realistic);
+      m.notes.push_back(r.name + " uses at most " + fixed2(use) + " of its thresholds (" +
+                        (r.margin_unit >= r.margin_realistic ? r.margin_unit_where : r.margin_realistic_where) +
+                        (use <= 0.5 ? "; the target is <= 0.5)" : "; ABOVE the target 0.5)"));
+      if (r.first_unit.flagged + r.first_realistic.flagged)
+        m.notes.push_back(r.name + " fails the first rule on " +
+                          std::to_string(r.first_unit.flagged + r.first_realistic.flagged) +
+                          " case(s)");
       if (r.old_rule.flagged)
         m.notes.push_back("the old cosine/norm rule flags the real path on " + frac(r.old_rule) + " cases");
       if (r.assert_close.flagged)
@@ -190,12 +210,20 @@ void summarize(DetectionMatrix& m) {
       m.notes.push_back(r.name + " changes nothing the gate judges (" + r.summary +
                         "): only the invalid-row check can see it, so the self-test requires "
                         "that check to flag it instead of the gate");
-    if (r.expect == Expect::gate && m.realistic_cases > 0 && r.default_unit.flagged > 0 &&
-        r.default_realistic.of > 0 && r.default_realistic.flagged == 0)
-      m.notes.push_back(r.name + ": the default gate flags it with unit-scale grad_out (" +
-                        frac(r.default_unit) + ") but on no realistic-scale case (" +
-                        frac(r.default_realistic) + "; scaled floor: " + frac(r.scaled_realistic) +
-                        "): the absolute bf16 floor hides it there");
+    if (r.expect == Expect::gate) {
+      for (const auto& [scale, margin, where, count] :
+           {std::tuple{"unit-scale", r.margin_unit, r.margin_unit_where, r.default_unit},
+            std::tuple{"realistic-scale", r.margin_realistic, r.margin_realistic_where, r.default_realistic}}) {
+        if (count.of == 0) continue;
+        if (margin < 5)
+          m.notes.push_back(r.name + ": margin " + fixed2(margin) + " at " + scale + " grad_out (" +
+                            where + "), below the target 5" +
+                            (margin <= 1 ? " (not caught at this scale)" : ""));
+      }
+      if (r.first_unit.flagged + r.first_realistic.flagged == 0 && r.default_flagged_any())
+        m.notes.push_back(r.name + ": the first rule (" + m.first_rule_profile +
+                          ") never flags it; the default gate does");
+    }
     if (r.expect == Expect::gate && r.invalid_rows.flagged > 0)
       m.notes.push_back(r.name + ": the invalid-row check flags it too (" + frac(r.invalid_rows) +
                         " cases)");

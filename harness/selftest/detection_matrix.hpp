@@ -17,20 +17,20 @@ struct CaseVerdicts {
   bool realistic_grads = false;
   std::string error;  ///< non-empty: the variant did not run there (then nothing else is set)
   std::vector<std::string> default_failed;  ///< tensors failing the default (bf16) gate
-  std::vector<std::string> scaled_failed;   ///< tensors failing the bf16-scaled-floor gate
+  std::vector<std::string> first_failed;   ///< tensors failing the first rule (bf16-offset-floor)
   std::vector<std::string> old_rule_failed; ///< tensors failing cos >= 0.975, |norm - 1| <= 2.5 %
   std::vector<std::string> assert_close_failed;  ///< tensors with assert_close bf16 mismatches
   int64_t assert_close_mismatches = 0;      ///< summed over tensors
   double worst_ratio = 0;                   ///< max over tensors of err_c / err_b
   std::string worst_ratio_tensor;
-  double max_use_default = 0, max_use_scaled = 0;  ///< max err_c / threshold
+  double max_use_default = 0, max_use_first = 0;  ///< max err_c / threshold
   std::string max_use_tensor;               ///< under the default gate
   bool invalid_rows_checked = false;        ///< the variant declares zeros on invalid rows
   std::vector<std::string> invalid_rows_tensors;  ///< tensors with non-zeros on invalid rows
 
   bool ran() const { return error.empty(); }
   bool default_flagged() const { return !default_failed.empty(); }
-  bool scaled_flagged() const { return !scaled_failed.empty(); }
+  bool first_flagged() const { return !first_failed.empty(); }
   bool old_rule_flagged() const { return !old_rule_failed.empty(); }
   /// The old rule on the forward output alone (what a forward-only test would have seen).
   bool old_rule_flags_out() const;
@@ -39,7 +39,7 @@ struct CaseVerdicts {
 };
 
 /// Reads the verdicts of one variant on one case from its comparisons under the default and
-/// the scaled-floor profiles (same candidate, baseline and reference).
+/// the first-rule profiles (same candidate, baseline and reference).
 CaseVerdicts verdicts_of(const std::string& case_name, bool realistic_grads,
                          const report::CaseComparison& under_default,
                          const report::CaseComparison& under_scaled);
@@ -64,17 +64,24 @@ struct VariantRow {
   std::vector<CaseVerdicts> cases;
 
   // Filled by summarize(), over the cases the variant ran on.
-  Count default_unit, default_realistic, scaled_unit, scaled_realistic, old_rule, old_rule_out,
+  Count default_unit, default_realistic, first_unit, first_realistic, old_rule, old_rule_out,
       assert_close, invalid_rows;
   int errors = 0;
   double worst_ratio = 0;
   std::string worst_ratio_tensor, worst_ratio_case;
+  /// Under the default gate, the largest per-case use (err_c / threshold of the worst tensor)
+  /// over the unit-scale and the realistic-scale cases: a mutant's margin (caught with margin
+  /// >= 5 is the target), the real path's distance from a false alarm (<= 0.5 the target).
+  double margin_unit = 0, margin_realistic = 0;
+  std::string margin_unit_where, margin_realistic_where;  ///< "case:tensor"
   bool ok = false;
   std::string verdict;  ///< short: "passes", "caught", "MISSED", ...
+  bool default_flagged_any() const { return default_unit.flagged + default_realistic.flagged > 0; }
 };
 
 struct DetectionMatrix {
-  std::string device, baseline, default_profile, scaled_profile;
+  std::string device, baseline, default_profile, first_rule_profile;
+  std::string budgets;  ///< the budget file the default profile applies ("" when none applies)
   std::vector<std::string> case_names;
   int unit_cases = 0, realistic_cases = 0;
   std::vector<VariantRow> rows;  ///< the real path first

@@ -30,13 +30,18 @@ std::string pad(std::string s, size_t w) {
 
 std::string legend(const DetectionMatrix& m) {
   std::ostringstream o;
-  o << "Counts are flagged cases / cases run. default: profile " << m.default_profile
-    << " (DESIGN.md: err_c <= r err_b + 2 max|(x+0.3-0.3)-x|); scaled: " << m.scaled_profile
-    << " (floor offset 0.3 max|X_ref|); unit / real: grad_out of unit scale / realistic scale "
-       "(1e-3); old rule: cosine >= 0.975 and |norm ratio - 1| <= 2.5 % on any tensor / on out "
-       "alone; "
-       "assert_close: bf16 defaults (rtol 1.6e-2, atol 1e-5) on any tensor; worst ratio: max "
-       "over cases and tensors of err_c / err_b (baseline "
+  o << "Counts are flagged cases / cases run (a case is flagged when a tensor fails). default: "
+       "profile "
+    << m.default_profile << " (err_c <= r err_b + 1 ulp at max|ref|, and err_c <= budget x max|ref|"
+    << (m.budgets.empty() ? ": no budget applies here" : ", budgets from " + m.budgets)
+    << "); margin: the largest per-case err_c/threshold of the worst tensor under the default gate, "
+       "at unit / realistic grad_out (a mutant is caught with margin > 1, the target is >= 5; the "
+       "real path's target is <= 0.5); first rule: "
+    << m.first_rule_profile
+    << " (err_c <= r err_b + 2 max|(x+0.3-0.3)-x|); unit / real: grad_out of unit scale / "
+       "realistic scale (1e-3); old rule: cosine >= 0.975 and |norm ratio - 1| <= 2.5 % on any "
+       "tensor / on out alone; assert_close: bf16 defaults (rtol 1.6e-2, atol 1e-5) on any tensor; "
+       "worst ratio: max over cases and tensors of err_c / err_b (baseline "
     << m.baseline << "); invalid rows: the declared zeros contract broken.";
   return o.str();
 }
@@ -67,15 +72,17 @@ std::string format_matrix_text(const DetectionMatrix& m) {
     << " with realistic grad_scale 1e-3), baseline " << m.baseline << ", fp64 reference\n\n";
   size_t w = 8;
   for (const VariantRow& r : m.rows) w = std::max(w, r.name.size());
-  o << pad("", w) << pad("", 13) << pad("default gate", 12) << pad("scaled floor", 12)
-    << pad("old rule", 9) << pad("assert", 6) << pad("worst err_c/err_b", 22) << pad("invalid", 7) << "\n";
-  o << pad("variant", w) << pad("expected", 13) << pad("unit", 5) << pad("real", 6) << pad("unit", 5)
-    << pad("real", 6) << pad("any", 4) << pad("out", 4) << pad("close", 6) << pad("", 22) << pad("rows", 7)
-    << "verdict\n";
+  o << pad("", w) << pad("", 13) << pad("default gate", 12) << pad("margin", 16)
+    << pad("first rule", 12) << pad("old rule", 9) << pad("assert", 6) << pad("worst err_c/err_b", 22)
+    << pad("invalid", 7) << "\n";
+  o << pad("variant", w) << pad("expected", 13) << pad("unit", 5) << pad("real", 6) << pad("unit", 7)
+    << pad("real", 8) << pad("unit", 5) << pad("real", 6) << pad("any", 4) << pad("out", 4)
+    << pad("close", 6) << pad("", 22) << pad("rows", 7) << "verdict\n";
   for (const VariantRow& r : m.rows) {
     o << pad(r.name, w) << pad(to_string(r.expect), 13) << pad(frac(r.default_unit), 5)
-      << pad(frac(r.default_realistic), 6) << pad(frac(r.scaled_unit), 5)
-      << pad(frac(r.scaled_realistic), 6) << pad(frac(r.old_rule), 4) << pad(frac(r.old_rule_out), 4)
+      << pad(frac(r.default_realistic), 6) << pad(r.default_unit.of ? num(r.margin_unit) : "-", 7)
+      << pad(r.default_realistic.of ? num(r.margin_realistic) : "-", 8) << pad(frac(r.first_unit), 5)
+      << pad(frac(r.first_realistic), 6) << pad(frac(r.old_rule), 4) << pad(frac(r.old_rule_out), 4)
       << pad(frac(r.assert_close), 6)
       << pad(r.worst_ratio_tensor.empty() ? "-" : num(r.worst_ratio) + " " + r.worst_ratio_tensor, 22)
       << pad(frac(r.invalid_rows), 7) << r.verdict << (r.errors ? " (" + std::to_string(r.errors) + " errors)" : "")
@@ -118,13 +125,15 @@ std::string format_matrix_markdown(const DetectionMatrix& m) {
   o << "### attn-harness selftest (" << m.device << "): " << (m.passed ? "PASSED" : "FAILED") << "\n\n";
   o << m.case_names.size() << " generated cases (" << m.unit_cases << " unit-scale grad_out, "
     << m.realistic_cases << " realistic 1e-3), baseline `" << m.baseline << "`, fp64 reference.\n\n";
-  o << "| variant | expected | default gate, unit | default gate, realistic | scaled floor, unit | "
-       "scaled floor, realistic | old cosine rule, any tensor | old cosine rule, out | assert_close | "
-       "worst err_c/err_b | invalid rows | verdict |\n";
-  o << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  o << "| variant | expected | default gate, unit | default gate, realistic | margin, unit | "
+       "margin, realistic | first rule, unit | first rule, realistic | old cosine rule, any tensor | "
+       "old cosine rule, out | assert_close | worst err_c/err_b | invalid rows | verdict |\n";
+  o << "|---|---|---|---|---:|---:|---|---|---|---|---|---|---|---|\n";
   for (const VariantRow& r : m.rows)
     o << "| `" << r.name << "` | " << to_string(r.expect) << " | " << frac(r.default_unit) << " | "
-      << frac(r.default_realistic) << " | " << frac(r.scaled_unit) << " | " << frac(r.scaled_realistic)
+      << frac(r.default_realistic) << " | " << (r.default_unit.of ? num(r.margin_unit) : "-") << " | "
+      << (r.default_realistic.of ? num(r.margin_realistic) : "-") << " | " << frac(r.first_unit)
+      << " | " << frac(r.first_realistic)
       << " | " << frac(r.old_rule) << " | " << frac(r.old_rule_out) << " | " << frac(r.assert_close) << " | "
       << (r.worst_ratio_tensor.empty() ? "-" : num(r.worst_ratio) + " (" + r.worst_ratio_tensor + ")")
       << " | " << frac(r.invalid_rows) << " | " << (r.ok ? "" : "**") << r.verdict << (r.ok ? "" : "**")
@@ -162,10 +171,11 @@ nlohmann::json matrix_json(const DetectionMatrix& m) {
   auto number = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
   auto count = [](const Count& c) { return json{{"flagged", c.flagged}, {"of", c.of}}; };
   json j;
-  j["schema"] = "attn-harness.selftest/1";
+  j["schema"] = "attn-harness.selftest/2";
   j["device"] = m.device;
   j["baseline"] = m.baseline;
-  j["profiles"] = {{"default", m.default_profile}, {"scaled", m.scaled_profile}};
+  j["profiles"] = {{"default", m.default_profile}, {"first_rule", m.first_rule_profile}};
+  j["budgets"] = m.budgets;
   j["cases"] = m.case_names;
   j["unit_cases"] = m.unit_cases;
   j["realistic_cases"] = m.realistic_cases;
@@ -182,7 +192,9 @@ nlohmann::json matrix_json(const DetectionMatrix& m) {
            {"verdict", r.verdict},
            {"errors", r.errors},
            {"default_gate", {{"unit", count(r.default_unit)}, {"realistic", count(r.default_realistic)}}},
-           {"scaled_floor_gate", {{"unit", count(r.scaled_unit)}, {"realistic", count(r.scaled_realistic)}}},
+           {"margin", {{"unit", number(r.margin_unit)}, {"unit_where", r.margin_unit_where},
+                       {"realistic", number(r.margin_realistic)}, {"realistic_where", r.margin_realistic_where}}},
+           {"first_rule_gate", {{"unit", count(r.first_unit)}, {"realistic", count(r.first_realistic)}}},
            {"old_rule", count(r.old_rule)},
            {"old_rule_out", count(r.old_rule_out)},
            {"assert_close", count(r.assert_close)},
@@ -195,12 +207,12 @@ nlohmann::json matrix_json(const DetectionMatrix& m) {
         cj["error"] = c.error;
       } else {
         cj["default_failed"] = c.default_failed;
-        cj["scaled_failed"] = c.scaled_failed;
+        cj["first_failed"] = c.first_failed;
         cj["old_rule_failed"] = c.old_rule_failed;
         cj["assert_close_failed"] = c.assert_close_failed;
         cj["assert_close_mismatches"] = c.assert_close_mismatches;
         cj["worst_ratio"] = {{"value", number(c.worst_ratio)}, {"tensor", c.worst_ratio_tensor}};
-        cj["max_use"] = {{"default", number(c.max_use_default)}, {"scaled", number(c.max_use_scaled)},
+        cj["max_use"] = {{"default", number(c.max_use_default)}, {"first_rule", number(c.max_use_first)},
                          {"tensor", c.max_use_tensor}};
         cj["invalid_rows"] = {{"checked", c.invalid_rows_checked}, {"flagged_tensors", c.invalid_rows_tensors}};
       }

@@ -26,7 +26,7 @@ SelftestPlan default_plan(const at::Device& device) {
   p.variants.push_back({kern::find_backend("flash"), Expect::pass});
   for (const auto& m : kern::mutant_backends()) p.variants.push_back(mutant_variant(m));
   p.default_profile = report::find_profile("bf16");
-  p.scaled_profile = report::find_profile("bf16-scaled-floor");
+  p.first_rule_profile = report::find_profile("bf16-offset-floor");
   return p;
 }
 
@@ -37,7 +37,12 @@ DetectionMatrix run_selftest(const SelftestPlan& plan,
   m.device = plan.device.str();
   m.baseline = plan.baseline->name();
   m.default_profile = plan.default_profile.name;
-  m.scaled_profile = plan.scaled_profile.name;
+  m.first_rule_profile = plan.first_rule_profile.name;
+  m.budgets = plan.default_profile.budgets && plan.default_profile.budgets->has(
+                  plan.variants.empty() ? "" : plan.variants.front().backend->name() + "/" +
+                                                   (plan.device.is_cpu() ? "cpu" : "cuda"))
+                  ? plan.default_profile.budgets->source
+                  : "";
   for (const Variant& v : plan.variants) {
     VariantRow r;
     r.name = v.backend->name();
@@ -74,10 +79,14 @@ DetectionMatrix run_selftest(const SelftestPlan& plan,
       } else {
         try {
           const data::ProducerOutputs out = run_backend(*plan.variants[i].backend, c, plan.device);
+          // Every variant claims to be the real path: judged under its error budget.
+          report::CompareOptions opt;
+          opt.budget_key = plan.variants.front().backend->name() + "/" +
+                           (plan.device.is_cpu() ? "cpu" : "cuda");
           const report::CaseComparison d =
-              report::compare_case(c.inputs, c.reference, out, &*base, plan.default_profile);
+              report::compare_case(c.inputs, c.reference, out, &*base, plan.default_profile, opt);
           const report::CaseComparison s =
-              report::compare_case(c.inputs, c.reference, out, &*base, plan.scaled_profile);
+              report::compare_case(c.inputs, c.reference, out, &*base, plan.first_rule_profile, opt);
           v = verdicts_of(fc.name, fc.realistic_grads(), d, s);
         } catch (const std::exception& e) {
           v.error = e.what();

@@ -1,6 +1,7 @@
 // Runs the self-test: every variant of the flash path over the fixture suite on one device,
-// each judged against the fp64 reference and the baseline under the default and the
-// scaled-floor profiles, into a DetectionMatrix.
+// each judged against the fp64 reference and the baseline under the default profile (with the
+// real path's error budget on this device) and the first rule (bf16-offset-floor), into a
+// DetectionMatrix.
 #pragma once
 
 #include <functional>
@@ -24,7 +25,7 @@ struct SelftestPlan {
   at::Device device{at::kCPU};
   std::shared_ptr<const kern::Backend> baseline;  ///< sdpa by default
   std::vector<Variant> variants;                  ///< the real path first, then the mutants
-  report::GateProfile default_profile, scaled_profile;
+  report::GateProfile default_profile, first_rule_profile;
 };
 
 /// A mutant backend as a variant: expected to be seen as its catalogue entry says (the gate
@@ -32,7 +33,7 @@ struct SelftestPlan {
 Variant mutant_variant(std::shared_ptr<const kern::Backend> backend);
 
 /// The default plan: default_suite(), baseline sdpa, flash then every mutant, profiles bf16
-/// and bf16-scaled-floor (found through report::find_profile).
+/// and bf16-offset-floor (found through report::find_profile).
 SelftestPlan default_plan(const at::Device& device);
 
 /// Runs the plan and summarizes it. A variant that throws or does not support a case gets an

@@ -37,14 +37,14 @@ contains "$work/out" "verdict: PASS (9 of 9 tensors judged)" "compare prints the
 contains "$work/out" "^dq  *bf16" "compare prints one line per tensor"
 contains "$work/out" "declares zeros: all" "compare prints the invalid-row check"
 pycheck "compare --json" 'import json, sys; d = json.load(open(sys.argv[1]))
-assert d["schema"] == "attn-harness.compare/1" and d["passed"] is True, d["schema"]
+assert d["schema"] == "attn-harness.compare/2" and d["passed"] is True, d["schema"]
 assert [t["name"] for t in d["tensors"]] == ["out", "lse", "dq", "dk0", "dk1", "dk2", "dv0", "dv1", "dv2"]
 assert d["baseline"]["name"] == "sdpa" and d["profile"]["name"] == "bf16"
 assert len(d["tensors"][2]["worst"]) == 10' "$work/c.json"
 contains "$work/c.md" "| dq | bf16 |" "compare --markdown has the table"
 expect 1 "compare ext_bad" -- "$bin" compare "$case" --candidate ext_bad -q --worst 2
 contains "$work/out" "verdict: FAIL: dq dk0" "compare names the failing tensors"
-contains "$work/out" "worst elements of dq (2)" "compare shows the worst elements of a failing tensor"
+contains "$work/out" "worst elements of dq (2;" "compare shows the worst elements of a failing tensor"
 expect 1 "compare --json -" -- "$bin" compare "$case" --candidate ext_bad -q --json -
 pycheck "compare --json - is JSON only" 'import json, sys; d = json.load(open(sys.argv[1])); assert d["failed"] == ["dq", "dk0"], d["failed"]' "$work/out"
 expect 2 "compare a missing producer" -- "$bin" compare "$case" --candidate flash -q
@@ -59,12 +59,14 @@ contains "$work/out" "^PASS  .*/y (9/9 tensors" "gate prints one line per case"
 contains "$work/out" "gate PASS: 2 case(s), 0 failing" "gate prints a total"
 pycheck "gate --junit (pass)" 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
 cases = r.findall("./testsuite/testcase")
-assert len(r.findall("testsuite")) == 2 and len(cases) == 18, len(cases)
-assert not r.findall(".//failure") and cases[2].get("name").endswith("x:dq"), cases[2].get("name")' "$work/ok.xml"
+assert len(r.findall("testsuite")) == 2 and len(cases) == 20, len(cases)  # 9 tensors + the invalid-row check, per case
+assert not r.findall(".//failure") and cases[2].get("name").endswith("x:dq"), cases[2].get("name")
+assert cases[9].get("name").endswith("x:invalid_rows"), cases[9].get("name")' "$work/ok.xml"
 pycheck "gate --json" 'import json, sys; d = json.load(open(sys.argv[1]))
-assert d["schema"] == "attn-harness.gate/1" and d["exit_code"] == 0 and d["totals"]["judged_tensors"] == 18, d["totals"]' "$work/g.json"
+assert d["schema"] == "attn-harness.gate/2" and d["exit_code"] == 0 and d["totals"]["judged_tensors"] == 18, d["totals"]' "$work/g.json"
 expect 1 "gate ext_bad" -- "$bin" gate "$case" --candidate ext_bad -q --junit "$work/bad.xml"
-contains "$work/out" "^FAIL  .*dq (err_c" "gate names the failing tensor and its numbers"
+contains "$work/out" "^FAIL  .*/x (2 of 9 tensors fail)" "gate names the failing case"
+contains "$work/out" "^      dq: err_c .* > threshold" "gate names the failing tensor and its numbers"
 pycheck "gate --junit (fail)" 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
 f = r.findall(".//failure"); assert len(f) == 2, len(f)
 m = f[0].get("message"); assert m.startswith("dq: err_c") and "threshold" in m and "floor" in m, m

@@ -249,11 +249,12 @@ def main():
         check(rc == 0, "gate --candidate ext exits 0 (got %d)\n%s" % (rc, text))
         import xml.etree.ElementTree as ET
         cases = ET.parse(os.path.join(work, "j.xml")).getroot().findall("./testsuite/testcase")
-        check(len(cases) == 3 + 2 * (T + 1), "JUnit: one testcase per tensor (%d)" % len(cases))
+        check(len(cases) == 3 + 2 * (T + 1) + 1,
+              "JUnit: one testcase per tensor and one for the invalid-row check (%d)" % len(cases))
 
         rc, text = run(binary, "gate", case, "--candidate", "ext_bad", "-q")
         check(rc == 1, "gate --candidate ext_bad exits 1 (got %d)\n%s" % (rc, text))
-        check("dq (" in text, "the failing line names dq:\n" + text)
+        check("\n      dq: err_c" in text, "the failing lines name dq:\n" + text)
 
         rc, text = run(binary, "compare", case, "--candidate", "ext", "-q", "--json", os.path.join(work, "c.json"))
         check(rc == 0, "compare --candidate ext exits 0 (got %d)\n%s" % (rc, text))

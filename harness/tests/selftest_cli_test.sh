@@ -26,7 +26,7 @@ lacks() {
 expect 0 "selftest" -- "$bin" selftest -q --json "$work/st.json" --markdown "$work/st.md"
 contains "$work/out" "selftest: PASSED" "selftest verdict line"
 contains "$work/out" "mutant-own-lse" "matrix lists the shipped defect"
-contains "$work/st.json" '"schema": "attn-harness.selftest/1"' "selftest JSON schema"
+contains "$work/st.json" '"schema": "attn-harness.selftest/2"' "selftest JSON schema"
 contains "$work/st.json" '"passed": true' "selftest JSON verdict"
 contains "$work/st.md" '| `flash` | pass |' "selftest Markdown row of the real path"
 expect 2 "selftest on an unknown device" -- "$bin" selftest --device tpu
@@ -47,11 +47,23 @@ expect 2 "unknown mutant" -- "$bin" run "$case" --backend mutant-nope -q
 contains "$work/err" "mutants listed by" "unknown backend message points at the mutants"
 
 expect 0 "calibrate" -- "$bin" calibrate -q --presets llama3-8b --seeds 1 --seq 48 --t 2 \
-  --json "$work/cal.json"
-contains "$work/out" "Margin to a false alarm" "calibrate margin line"
+  --json "$work/cal.json" --mutants
+contains "$work/out" "^flash (flash/cpu): 2 cases, fails the profile on 0; .*margin to a false alarm" "calibrate margin line"
 contains "$work/out" "mutant-own-lse" "calibrate lists the mutants' miss margins"
-contains "$work/cal.json" '"schema": "attn-harness.calibrate/1"' "calibrate JSON schema"
+contains "$work/cal.json" '"schema": "attn-harness.calibrate/2"' "calibrate JSON schema"
 contains "$work/cal.json" '"real_failures": 0' "calibrate JSON real failures"
+expect 0 "calibrate --write-budgets" -- "$bin" calibrate -q --presets llama3-8b --seeds 1 --seq 48 --t 1 \
+  --backends flash --write-budgets "$work/b.json"
+expect 0 "calibrate --write-budgets keeps the other keys" -- "$bin" calibrate -q --presets llama3-8b \
+  --seeds 1 --seq 48 --t 1 --backends sdpa --write-budgets "$work/b.json" --headroom 8
+pycheck "the budget file" 'import json, sys; d = json.load(open(sys.argv[1]))
+assert d["schema"] == "attn-harness.budgets/1", d["schema"]
+assert sorted(d["budgets"]) == ["flash/cpu", "sdpa/cpu"], sorted(d["budgets"])
+for key, headroom in (("flash/cpu", 4), ("sdpa/cpu", 8)):
+    assert d["calibration"][key]["headroom"] == headroom, d["calibration"][key]
+    assert sorted(d["budgets"][key]) == ["dk", "dq", "dv", "lse", "out"], d["budgets"][key]
+    for kind, b in d["budgets"][key].items():
+        assert abs(b - headroom * d["observed"][key][kind]) <= 1e-12 * b, (key, kind, b)' "$work/b.json"
 expect 2 "calibrate --seeds 0" -- "$bin" calibrate --seeds 0
 expect 2 "calibrate unknown preset" -- "$bin" calibrate --presets nope
 

@@ -17,7 +17,7 @@ SelftestPlan tiny_plan(const std::string& real, const std::vector<std::string>& 
   p.variants.push_back({kern::find_backend(real), Expect::pass});
   for (const auto& m : mutants) p.variants.push_back(mutant_variant(kern::find_backend(m)));
   p.default_profile = report::find_profile("bf16");
-  p.scaled_profile = report::find_profile("bf16-scaled-floor");
+  p.first_rule_profile = report::find_profile("bf16-offset-floor");
   return p;
 }
 
@@ -120,20 +120,38 @@ TEST(Calibration, RealPathHasAMarginAndMutantsAreFlagged) {
   p.seeds = 1;
   p.seq = 48;
   p.steps = {2};
+  p.grad_scales = {1.0, 1e-3};
   p.profile = report::find_profile("bf16");
-  p.real = kern::find_backend("flash");
+  p.backends = {kern::find_backend("flash"), kern::find_backend("sdpa")};
   p.baseline = kern::find_backend("sdpa");
   p.mutants = {kern::find_backend("mutant-own-lse")};
+  p.mutant_budget_key = "flash/cpu";
   const CalibrationResult r = run_calibration(p);
-  ASSERT_EQ(r.cases.size(), 1u);
-  EXPECT_EQ(r.real_failures, 0);
-  EXPECT_GT(r.margin, 1.0);
-  ASSERT_EQ(r.kinds.size(), 5u);
-  EXPECT_EQ(r.kinds[3].kind, "dk");
-  EXPECT_EQ(r.kinds[3].use.n, 3);  // dk0, dk1, dk2
+  ASSERT_EQ(r.cases.size(), 2u);
+  EXPECT_EQ(r.real_failures(), 0);
+  ASSERT_EQ(r.backends.size(), 2u);
+  const BackendCalibration& flash = r.backends[0];
+  EXPECT_EQ(flash.key, "flash/cpu");
+  EXPECT_LT(flash.max_use, 1.0);
+  ASSERT_EQ(flash.kinds.size(), 5u);
+  EXPECT_EQ(flash.kinds[3].kind, "dk");
+  EXPECT_EQ(flash.kinds[3].use.n, 6);  // dk0, dk1, dk2 on two cases
+  EXPECT_GT(flash.kinds[0].rel_err.max, 0.0);
+  EXPECT_LT(flash.kinds[0].rel_err.max, 0.05);
   ASSERT_EQ(r.mutants.size(), 1u);
-  EXPECT_EQ(r.mutants[0].flagged, 1);
-  EXPECT_GT(r.mutants[0].max_use, 1.0);
+  EXPECT_EQ(r.mutants[0].unit.flagged, 1);
+  EXPECT_EQ(r.mutants[0].realistic.flagged, 1);
+  EXPECT_GT(r.mutants[0].unit.margin, 1.0);
+
+  // Budgets: headroom x the largest error seen, per backend key and kind; other keys kept.
+  report::ErrorBudgets base;
+  base.budgets["flex/cuda"]["out"] = 0.5;
+  const report::ErrorBudgets b = budgets_from(r, 4.0, base, nlohmann::json{{"note", "test"}});
+  EXPECT_EQ(b.budgets.at("flex/cuda").at("out"), 0.5);
+  EXPECT_DOUBLE_EQ(b.budgets.at("flash/cpu").at("out"), 4.0 * flash.kinds[0].rel_err.max);
+  EXPECT_DOUBLE_EQ(b.observed.at("flash/cpu").at("dq"), flash.kinds[2].rel_err.max);
+  EXPECT_EQ(b.calibration.at("flash/cpu").at("cases"), 2);
+  EXPECT_TRUE(b.has("sdpa/cpu"));
 }
 
 }  // namespace

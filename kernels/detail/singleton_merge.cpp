@@ -17,6 +17,15 @@ at::ScalarType merge_acc(const at::Tensor& q, const MergeDefects& defects) {
   return defects.accumulate_in_input_dtype ? q.scalar_type() : acc_type(q.scalar_type());
 }
 
+/// c_m = s q_i . k_m,i for every row ([B, Hkv, G, L]), in `acc`; the bf16-scores mutant does the
+/// product and the sum in q's own dtype first (what an early version of the production path did).
+at::Tensor singleton_scores(const at::Tensor& q5, const at::Tensor& km, double scale,
+                            at::ScalarType acc, const MergeDefects& defects, at::ScalarType input) {
+  if (defects.scores_in_input_dtype)
+    return (q5.to(input) * km.to(input)).sum(-1).mul_(scale).to(acc);
+  return (q5.to(acc) * km.to(acc)).sum(-1).mul_(scale);
+}
+
 MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorList v,
                               const at::Tensor& out0, const at::Tensor& lse0,
                               const std::vector<int64_t>& rows, double scale,
@@ -31,7 +40,8 @@ MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorL
   std::vector<at::Tensor> c;
   at::Tensor mx = l0.clone();
   for (int64_t m = 1; m <= t; ++m) {
-    c.push_back((qa * k[m].to(acc).unsqueeze(2)).sum(-1).mul_(scale).view({B, H, L}));
+    c.push_back(singleton_scores(qa, k[m].unsqueeze(2), scale, acc, defects, q.scalar_type())
+                    .view({B, H, L}));
     mx = at::maximum(mx, c.back());
   }
   at::Tensor sum = at::exp(l0 - mx);
@@ -57,13 +67,14 @@ MergeForward forward_composed(const at::Tensor& q, at::TensorList k, at::TensorL
 /// The per-row quantities of the singleton backward, in the merge's accumulation type.
 struct ComposedBwd {
   int64_t B, H, L, D, Hkv, G;
-  at::ScalarType acc;
+  at::ScalarType acc, input;
+  MergeDefects defects_;
   at::Tensor qa, ga, delta, lse, valid;  ///< [B, Hkv, G, L(, D)]
 
   ComposedBwd(const at::Tensor& q, at::TensorList k, const at::Tensor& g, const at::Tensor& out,
               const at::Tensor& l, const std::vector<int64_t>& rows, const MergeDefects& defects)
       : B(q.size(0)), H(q.size(1)), L(q.size(2)), D(q.size(3)), Hkv(k[0].size(1)), G(H / Hkv),
-        acc(merge_acc(q, defects)) {
+        acc(merge_acc(q, defects)), input(q.scalar_type()), defects_(defects) {
     qa = q.to(acc).reshape({B, Hkv, G, L, D});
     ga = g.to(acc).reshape({B, Hkv, G, L, D});
     delta = (ga * out.to(acc).reshape({B, Hkv, G, L, D})).sum(-1);
@@ -74,7 +85,7 @@ struct ComposedBwd {
   /// pi_m and dc_m, [B, Hkv, G, L].
   std::pair<at::Tensor, at::Tensor> weights(const at::Tensor& km, const at::Tensor& vm,
                                             double scale) const {
-    const at::Tensor c = (qa * km).sum(-1).mul_(scale);
+    const at::Tensor c = singleton_scores(qa, km, scale, acc, defects_, input);
     const at::Tensor pi = at::where(valid, at::exp(c - lse), 0.0);
     const at::Tensor dc = pi * ((ga * vm).sum(-1) - delta);
     return {pi, dc};

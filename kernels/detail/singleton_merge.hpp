@@ -24,7 +24,12 @@ struct MergeDefects {
                                            ///< (results still returned in the contract's types)
   bool dk_first_group_head = false;        ///< dk_m from the group's first query head, no sum
   bool keep_invalid_rows = false;          ///< forward does not zero out and lse on invalid rows
-  bool any() const { return accumulate_in_input_dtype || dk_first_group_head || keep_invalid_rows; }
+  bool scores_in_input_dtype = false;      ///< singleton scores c_m computed in bf16 (forward and
+                                           ///< backward); the rest in the accumulation type
+  bool any() const {
+    return accumulate_in_input_dtype || dk_first_group_head || keep_invalid_rows ||
+           scores_in_input_dtype;
+  }
 };
 
 struct MergeForward {

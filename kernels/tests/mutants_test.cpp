@@ -3,6 +3,7 @@
 // ordinary backend list. Exactness in fp64 on the CPU makes "wrong" unambiguous.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "kernels/mutants.hpp"
@@ -68,7 +69,10 @@ TEST(Mutants, EachIsWrongWhereItsCatalogueEntrySays) {
   std::string which;
   ASSERT_LE(worst_rel(flash, r, in, &which), 1e-12) << which;
   for (const MutantInfo& m : mutant_catalogue()) {
-    if (m.defect == Defect::bf16_merge) continue;  // invisible in fp64: its own test below
+    // Precision defects are invisible in fp64: their own tests below.
+    if (m.defect == Defect::bf16_merge || m.defect == Defect::bf16_singleton_scores ||
+        m.defect == Defect::bf16_merged_lse)
+      continue;
     const TorchOutputs o = find_backend(m.name)->run(c);
     EXPECT_NE(o.variant.find("MUTANT"), std::string::npos) << m.name << ": " << o.variant;
     const double rel = worst_rel(o, r, in, &which);
@@ -99,6 +103,48 @@ TEST(Mutants, Bf16MergeLosesTheLsePrecision) {
   const auto me = compare(find_backend("mutant-bf16-merge")->run(c), r, in, at::kBFloat16);
   ASSERT_EQ(fe[1].name, "lse");
   EXPECT_GT(me[1].err, 50 * fe[1].err) << "mutant lse err " << me[1].err << ", flash " << fe[1].err;
+}
+
+// The shipped defect, modelled as it was: the gradient reaching block 0's LSE is lost, so dq
+// and dk0 are wrong while dv0 (p0 w0 = p) and every singleton gradient stay right. In fp64 the
+// right ones agree with the reference to rounding; the unweighted variant breaks dv0 too.
+TEST(Mutants, OwnLseIsTheShippedDefectExactly) {
+  const data::CaseInputs in = make_case(f64_spec(2, 3, 25));
+  const ref::TttResult r = reference(in);
+  const TorchCase c = to_device(in, at::kCPU);
+  const auto faithful = compare(find_backend("mutant-own-lse")->run(c), r, in, at::kDouble);
+  const auto unweighted = compare(find_backend("mutant-own-lse-unweighted")->run(c), r, in, at::kDouble);
+  for (size_t i = 0; i < faithful.size(); ++i) {
+    const std::string& n = faithful[i].name;
+    const double rel = faithful[i].err / std::max(faithful[i].ref_max, 1e-300);
+    if (n == "dq" || n == "dk0")
+      EXPECT_GT(rel, 1e-3) << n << " should be wrong";
+    else
+      EXPECT_LE(rel, 1e-12) << n << " should be right";
+  }
+  const auto dv0 = std::find_if(unweighted.begin(), unweighted.end(), [](const TensorError& e) { return e.name == "dv0"; });
+  ASSERT_NE(dv0, unweighted.end());
+  EXPECT_GT(dv0->err / dv0->ref_max, 1e-3) << "the unweighted variant also breaks dv0";
+}
+
+// bf16 singleton scores: the lse (and out) lose precision far beyond flash's; a bf16 merged LSE
+// leaves the forward exact and spoils the gradients.
+TEST(Mutants, PrecisionDefectsInBf16) {
+  CaseSpec s = f64_spec(2, 3, 26);
+  s.dtype = data::DType::bf16;
+  const data::CaseInputs in = make_case(s);
+  const ref::TttResult r = reference(in);
+  const TorchCase c = to_device(in, at::kCPU);
+  const TorchOutputs flash = find_backend("flash")->run(c);
+  const auto fe = compare(flash, r, in, at::kBFloat16);
+  const auto se = compare(find_backend("mutant-bf16-singleton-scores")->run(c), r, in, at::kBFloat16);
+  ASSERT_EQ(fe[1].name, "lse");
+  EXPECT_GT(se[1].err, 20 * fe[1].err) << "bf16 scores: lse err " << se[1].err << ", flash " << fe[1].err;
+  const TorchOutputs ml = find_backend("mutant-bf16-merged-lse")->run(c);
+  EXPECT_TRUE(at::equal(ml.lse, flash.lse)) << "the forward's lse is untouched";
+  EXPECT_TRUE(at::equal(ml.out, flash.out));
+  const auto le = compare(ml, r, in, at::kBFloat16);
+  EXPECT_GT(le[2].err, 2 * fe[2].err) << "dq: " << le[2].err << " vs flash " << fe[2].err;
 }
 
 TEST(Mutants, DeclaredBlindSpotsChangeNothing) {

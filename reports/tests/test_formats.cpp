@@ -48,11 +48,16 @@ std::set<std::string> keys(const json& j) {
 TEST(ComparisonJson, StableKeysAndRoundTrip) {
   const CaseComparison c = failing_case();
   const json j = json::parse(comparison_json(c).dump(2));  // parse back what a file would hold
-  EXPECT_EQ(j["schema"], "attn-harness.compare/1");
+  EXPECT_EQ(j["schema"], "attn-harness.compare/2");
   EXPECT_EQ(keys(j), (std::set<std::string>{"schema", "case", "input_hash", "config", "valid_len",
                                             "valid_rows", "candidate", "baseline", "reference",
                                             "profile", "options", "passed", "judged", "failed",
-                                            "tensors", "invalid_rows", "notes"}));
+                                            "budget_key", "tensors", "invalid_rows",
+                                            "invalid_rows_enforced", "notes"}));
+  for (const char* k : {"rule_threshold", "budget", "budget_threshold", "threshold", "bound"})
+    EXPECT_TRUE(j["tensors"][2]["gate"].contains(k)) << k;
+  EXPECT_TRUE(j["tensors"][2].contains("seconds"));
+  EXPECT_TRUE(j["tensors"][2]["candidate"]["ulp"].contains("elements"));
   EXPECT_EQ(j["passed"], false);
   EXPECT_EQ(j["failed"], json::array({"dq"}));
   EXPECT_EQ(j["valid_rows"], json::array({14, 9}));
@@ -67,11 +72,12 @@ TEST(ComparisonJson, StableKeysAndRoundTrip) {
   const json& dq = j["tensors"][2];
   EXPECT_EQ(keys(dq), (std::set<std::string>{"name", "kind", "block", "shape", "valid_elements",
                                              "reference_nonfinite", "reference_max_abs",
-                                             "relative_error_floor", "gate", "candidate",
+                                             "relative_error_floor", "gate", "seconds", "candidate",
                                              "baseline", "regions", "worst"}));
   EXPECT_EQ(keys(dq["gate"]), (std::set<std::string>{"judged", "passed", "mode", "err_c", "err_b",
-                                                     "ratio", "atol", "floor", "threshold", "use",
-                                                     "reason"}));
+                                                     "ratio", "atol", "floor", "rule_threshold",
+                                                     "budget", "budget_threshold", "threshold",
+                                                     "bound", "use", "reason"}));
   EXPECT_EQ(keys(dq["candidate"]),
             (std::set<std::string>{"dtype", "elements", "max_abs_err", "mean_abs_err", "max_rel_err",
                                    "mean_rel_err", "nan", "inf", "ulp", "histogram", "cosine",
@@ -111,7 +117,7 @@ GateRun sample_run() {
   run.candidate = "flash";
   run.baseline = "sdpa";
   run.profile = default_bf16_profile();
-  run.cases.push_back({"good.h5", std::nullopt, ""});
+  run.cases.push_back({"good.h5", 0.0, std::nullopt, ""});
   {
     const auto s = make_synthetic();
     const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
@@ -124,13 +130,13 @@ GateRun sample_run() {
   bad.case_path = "cases/a&b <1>.h5";
   bad.comparison = failing_case();
   run.cases.push_back(bad);
-  run.cases.push_back({"missing.h5", std::nullopt, "missing.h5: no such file \"x\" & <y>"});
+  run.cases.push_back({"missing.h5", 0.0, std::nullopt, "missing.h5: no such file \"x\" & <y>"});
   return run;
 }
 
 TEST(GateRun, ExitCodes) {
   GateRun run = sample_run();
-  EXPECT_EQ(run.exit_code(), 2);  // an input error outranks a violation
+  EXPECT_EQ(run.exit_code(), 3);  // violations and input errors together
   run.cases.pop_back();
   EXPECT_EQ(run.exit_code(), 1);
   run.cases.pop_back();
@@ -138,10 +144,17 @@ TEST(GateRun, ExitCodes) {
 }
 
 TEST(GateJson, KeysAndTotals) {
-  const json j = json::parse(gate_json(sample_run()).dump());
-  EXPECT_EQ(j["schema"], "attn-harness.gate/1");
-  EXPECT_EQ(keys(j), (std::set<std::string>{"schema", "candidate", "baseline", "profile", "exit_code", "passed", "totals", "cases"}));
-  EXPECT_EQ(j["exit_code"], 2);
+  GateRun run = sample_run();
+  run.tool_version = "9.9.9";
+  run.tool_commit = "abcdef123456";
+  const json j = json::parse(gate_json(run).dump());
+  EXPECT_EQ(j["schema"], "attn-harness.gate/2");
+  EXPECT_EQ(keys(j), (std::set<std::string>{"schema", "attn_harness", "candidate", "baseline", "profile", "exit_code", "passed", "totals", "cases"}));
+  EXPECT_EQ(j["attn_harness"]["version"], "9.9.9");
+  EXPECT_EQ(j["attn_harness"]["commit"], "abcdef123456");
+  EXPECT_EQ(j["cases"][0]["candidate"]["name"], "flash");
+  EXPECT_EQ(j["cases"][0]["candidate"]["provenance"]["backend"], "flash");
+  EXPECT_EQ(j["exit_code"], 3);
   EXPECT_EQ(j["totals"]["cases"], 3);
   EXPECT_EQ(j["totals"]["failed_cases"], 1);
   EXPECT_EQ(j["totals"]["error_cases"], 1);
@@ -155,7 +168,10 @@ TEST(GateJson, KeysAndTotals) {
 TEST(JunitXml, WellFormedWithFailureNumbers) {
   const std::string xml = gate_junit_xml(sample_run());
   EXPECT_EQ(test::xml_problem(xml), "") << xml;
-  EXPECT_NE(xml.find("<testsuites name=\"attn-harness gate\" tests=\"19\" failures=\"1\" errors=\"1\">"), std::string::npos) << xml;
+  // 18 tensors and 2 invalid-row checks (both candidates declare zeros), one error case.
+  EXPECT_NE(xml.find("<testsuites name=\"attn-harness gate\" tests=\"21\" failures=\"1\" errors=\"1\">"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"good.h5:invalid_rows\""), std::string::npos);
+  EXPECT_EQ(xml.find("time=\"0\""), std::string::npos) << "testcases carry their real time";
   EXPECT_NE(xml.find("name=\"good.h5:dq\""), std::string::npos);
   EXPECT_NE(xml.find("name=\"cases/a&amp;b &lt;1&gt;.h5:dq\""), std::string::npos);
   const size_t fail = xml.find("<failure message=\"dq: err_c");
@@ -177,7 +193,7 @@ TEST(JunitXml, ParsesWithPythonElementTree) {
       "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
       "cases = r.findall('./testsuite/testcase'); "
       "assert r.tag == 'testsuites' and len(r.findall('testsuite')) == 3, r; "
-      "assert len(cases) == 19, len(cases); "
+      "assert len(cases) == 21, len(cases); "
       "assert sum(1 for c in cases if c.find('failure') is not None) == 1; "
       "assert sum(1 for c in cases if c.find('error') is not None) == 1\" " + path.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0);
@@ -189,7 +205,11 @@ TEST(Markdown, TableRowPerTensorAndWorstElements) {
   EXPECT_NE(md.find("**FAIL**"), std::string::npos);
   EXPECT_NE(md.find("| tensor | dtype |"), std::string::npos);
   for (const char* t : {"| out |", "| lse |", "| dq |", "| dk0 |", "| dv2 |"}) EXPECT_NE(md.find(t), std::string::npos) << t;
-  EXPECT_NE(md.find("<details><summary>Worst elements of dq"), std::string::npos);
+  EXPECT_NE(md.find("<details><summary>dq: worst elements and regions"), std::string::npos);
+  EXPECT_NE(md.find("| rows (deciles) |"), std::string::npos);
+  EXPECT_NE(md.find("| GQA group |"), std::string::npos);
+  EXPECT_NE(md.find("| head (worst 5) |"), std::string::npos);
+  EXPECT_NE(md.find("rel err = |err| / max(|ref|, "), std::string::npos);
   EXPECT_NE(md.find("- `dq`: err_c"), std::string::npos);
 }
 
@@ -200,11 +220,19 @@ TEST(Text, SummaryLinesAndVerdict) {
   EXPECT_NE(txt.find("worst elements of dq"), std::string::npos) << txt;
   EXPECT_NE(txt.find("dq[b=1 h=3 i=8 d=7]"), std::string::npos) << txt;
   EXPECT_NE(txt.find("invalid rows: flash declares zeros"), std::string::npos) << txt;
+  EXPECT_NE(txt.find("regions of dq:"), std::string::npos) << txt;
+  EXPECT_NE(txt.find("head (worst first)"), std::string::npos) << txt;
+  EXPECT_NE(txt.find("cache blocks:"), std::string::npos) << txt;
+  // Columns never run together: every row of the tensor table has its cells apart.
+  for (const char* row : {"dq  ", "out  ", "dk0  "}) EXPECT_NE(txt.find(row), std::string::npos) << row;
   const GateRun run = sample_run();
   EXPECT_EQ(format_gate_case_line(run.cases[0]).rfind("PASS  good.h5", 0), 0u);
-  EXPECT_EQ(format_gate_case_line(run.cases[1]).rfind("FAIL  ", 0), 0u);
+  const std::string fail = format_gate_case_line(run.cases[1]);
+  EXPECT_EQ(fail.rfind("FAIL  ", 0), 0u);
+  EXPECT_NE(fail.find("\n      dq: err_c"), std::string::npos) << "one line per failing tensor: " << fail;
   EXPECT_EQ(format_gate_case_line(run.cases[2]).rfind("ERROR missing.h5", 0), 0u);
   EXPECT_NE(format_gate_total(run).find("gate ERROR: 3 case(s), 1 failing, 1 with input errors"), std::string::npos);
+  EXPECT_NE(format_gate_total(run).find("exit 3"), std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "datasets/errors.hpp"
+#include "reports/error_budgets.hpp"
+#include "reports/error_metrics.hpp"
 #include "reports/case_comparison.hpp"
 #include "reports/gate_rule.hpp"
 #include "reports/tests/synthetic_case.hpp"
@@ -95,6 +97,7 @@ TEST(Gate, FloorAllowsBf16RoundingWhenTheBaselineIsExact) {
   EXPECT_EQ(find(c, "dq").gate.err_b, 0);
   EXPECT_GT(find(c, "dq").gate.floor, 0);
   GateProfile no_floor = default_bf16_profile();
+  no_floor.floor_ulps = 0;
   no_floor.floor_factor = 0;
   EXPECT_FALSE(compare_case(s.inputs, s.reference, cand, &base, no_floor).passed);
 }
@@ -106,9 +109,11 @@ TEST(Gate, ScaledFloorOffsetFollowsTheTensorScale) {
   test::transform_values(tensor_of(s.reference, kDq), [](double v) { return v * std::ldexp(1.0, -10); });
   const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   const auto cand = rounded_producer(s.reference, "flash");
-  GateProfile scaled = default_bf16_profile();
+  GateProfile offset = default_bf16_profile();
+  offset.floor_ulps = 0;  // the offset form of the floor
+  GateProfile scaled = offset;
   scaled.floor_offset_scaled = true;
-  const CaseComparison a = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
+  const CaseComparison a = compare_case(s.inputs, s.reference, cand, &base, offset);
   const auto& abs_dq = find(a, "dq");
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, scaled);
   const auto& sc_dq = find(c, "dq");
@@ -162,7 +167,7 @@ TEST(Gate, OnlyValidRowsDecideTheVerdict) {
   EXPECT_FALSE(dirty.invalid_rows.checked);  // unspecified: not checked
 }
 
-TEST(Gate, ZerosProducerWithValuesOnInvalidRowsIsReportedNotGated) {
+TEST(Gate, ZerosProducerWithValuesOnInvalidRowsFailsUnlessWarned) {
   const auto s = make_synthetic();
   const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
   auto cand = rounded_producer(s.reference, "flash", data::DType::bf16, "zeros");
@@ -172,14 +177,24 @@ TEST(Gate, ZerosProducerWithValuesOnInvalidRowsIsReportedNotGated) {
   data::Tensor& dk0 = tensor_of(cand, {TensorKind::dk, 0});
   test::set_value(dk0, flat_index(dk0, 0, 1, 14, 0), 1e-6);
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
-  EXPECT_TRUE(c.passed);  // the gate judges valid rows only
+  EXPECT_TRUE(c.failed_tensors().empty());  // the tensors' rules judge valid rows only...
+  EXPECT_FALSE(c.passed);                   // ...and the violated declaration fails the case
+  EXPECT_TRUE(c.invalid_rows_failed());
   ASSERT_TRUE(c.invalid_rows.checked);
   EXPECT_FALSE(c.invalid_rows.passed);
+  CompareOptions warn;
+  warn.enforce_invalid_rows = false;
+  const CaseComparison w = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile(), warn);
+  EXPECT_TRUE(w.passed);  // --invalid-rows warn: reported only
+  EXPECT_FALSE(w.invalid_rows.passed);
   for (const auto& t : c.invalid_rows.tensors) {
     if (t.name == "out") {
       EXPECT_EQ(t.violations, 2);
       EXPECT_EQ(t.max_abs, 0.25);
       EXPECT_EQ(t.elements, (2 + 7) * 4 * 8);  // (2 + 7) invalid rows x H x D
+      EXPECT_EQ(t.rows, 2);
+      EXPECT_EQ(t.worst_at, "b=1 h=0 i=10 d=3");
+      EXPECT_NE(t.rows_text.find("b=1 rows 10-15"), std::string::npos) << t.rows_text;
     } else if (t.name == "dk0") {
       EXPECT_EQ(t.violations, 1);
     } else {
@@ -249,6 +264,90 @@ TEST(Gate, SingletonBlocksAreSeparateTensors) {
   const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
   EXPECT_EQ(c.failed_tensors(), std::vector<std::string>{"dv2"});
   EXPECT_EQ(find(c, "dv2").worst.at(0).block, 2);
+}
+
+TEST(Gate, UlpFloorIsThatManySpacingsAtTheLargestReference) {
+  const auto s = make_synthetic();
+  const auto base = rounded_producer(s.reference, "exact", data::DType::f64, "zeros");
+  const auto cand = rounded_producer(s.reference, "flash");  // bf16
+  GateProfile p = default_bf16_profile();
+  p.floor_ulps = 3;
+  const CaseComparison c = compare_case(s.inputs, s.reference, cand, &base, p);
+  for (const auto& t : c.tensors) {
+    if (t.name == "lse") continue;  // lse is kept in fp32 by the producer
+    EXPECT_EQ(t.gate.floor, 3 * ulp_at(data::DType::bf16, t.reference_max_abs)) << t.name;
+    // With err_b = 0 the floor is the whole threshold; bf16 rounding is within half a spacing
+    // of max|ref|, so it passes with 3 ulps.
+    EXPECT_EQ(t.gate.threshold, t.gate.floor) << t.name;
+  }
+  EXPECT_TRUE(c.passed);
+}
+
+// A budget file with one key; the budgets of the others are absent.
+GateProfile with_flash_budget(double dq_budget) {
+  GateProfile p = default_bf16_profile();
+  p.budgets = std::make_shared<ErrorBudgets>(parse_budgets(
+      R"({"schema": "attn-harness.budgets/1", "profile": "t",
+          "budgets": {"flash/cuda": {"out": 1, "lse": 1, "dq": )" + std::to_string(dq_budget) +
+          R"(, "dk": 1, "dv": 1}}})",
+      "test budgets"));
+  return p;
+}
+
+CaseComparison dq_off_by(double relative_error, const GateProfile& p, const std::string& device) {
+  const auto s = make_synthetic();
+  auto base = rounded_producer(s.reference, "sdpa", data::DType::f64, "unspecified");
+  auto cand = rounded_producer(s.reference, "flash", data::DType::f64);
+  cand.provenance["device"] = device;
+  data::Tensor& bq = tensor_of(base, kDq);
+  data::Tensor& cq = tensor_of(cand, kDq);
+  double max_abs = 0;
+  for (int64_t i = 0; i < cq.numel(); ++i) max_abs = std::max(max_abs, std::abs(cq.at(i)));
+  // The baseline is 10x worse than the candidate: the relative rule alone passes easily.
+  test::add_value(bq, flat_index(bq, 0, 0, 5, 1), 10 * relative_error * max_abs);
+  test::add_value(cq, flat_index(cq, 1, 2, 3, 7), relative_error * max_abs);
+  return compare_case(s.inputs, s.reference, cand, &base, p);
+}
+
+TEST(Gate, ABudgetTightensTheRuleForItsBackend) {
+  const GateProfile p = with_flash_budget(1e-2);
+  const CaseComparison within = dq_off_by(0.5e-2, p, "cuda:0");
+  EXPECT_EQ(within.budget_key, "flash/cuda");
+  EXPECT_TRUE(within.budgets_apply);
+  EXPECT_TRUE(within.passed);
+  EXPECT_EQ(find(within, "dq").gate.bound, "budget");
+  EXPECT_EQ(find(within, "dq").gate.budget, 1e-2);
+
+  const CaseComparison over = dq_off_by(2e-2, p, "cuda:0");
+  EXPECT_EQ(over.failed_tensors(), std::vector<std::string>{"dq"});
+  const GateVerdict& g = find(over, "dq").gate;
+  EXPECT_LT(g.budget_threshold, g.rule_threshold);
+  EXPECT_NE(g.reason.find("budget"), std::string::npos) << g.reason;
+}
+
+TEST(Gate, WithoutABudgetForItsKeyTheRuleAloneJudges) {
+  const GateProfile p = with_flash_budget(1e-2);
+  const CaseComparison c = dq_off_by(2e-2, p, "cpu");  // flash/cpu has no budget here
+  EXPECT_EQ(c.budget_key, "flash/cpu");
+  EXPECT_FALSE(c.budgets_apply);
+  EXPECT_TRUE(c.passed);
+  EXPECT_EQ(find(c, "dq").gate.budget, 0);
+  EXPECT_EQ(find(c, "dq").gate.bound, "rule");
+}
+
+TEST(Gate, BudgetFilesAreCheckedOnLoad) {
+  const auto bad = [](const std::string& text) {
+    EXPECT_THROW(parse_budgets(text, "b"), data::InputError) << text;
+  };
+  bad("not json");
+  bad(R"({"schema": "attn-harness.budgets/2", "budgets": {}})");
+  bad(R"({"schema": "attn-harness.budgets/1"})");
+  bad(R"({"schema": "attn-harness.budgets/1", "budgets": {"flash": {"dq": 1}}})");
+  bad(R"({"schema": "attn-harness.budgets/1", "budgets": {"flash/cuda": {"dx": 1}}})");
+  bad(R"({"schema": "attn-harness.budgets/1", "budgets": {"flash/cuda": {"dq": -1}}})");
+  EXPECT_EQ(budget_key({{"backend", "sdpa"}, {"device", "cuda:1"}}), "sdpa/cuda");
+  EXPECT_EQ(budget_key({{"backend", "sdpa"}, {"device", "cpu"}}), "sdpa/cpu");
+  EXPECT_EQ(budget_key({{"backend", "sdpa"}}), "sdpa/unknown");
 }
 
 }  // namespace

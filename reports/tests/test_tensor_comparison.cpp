@@ -121,14 +121,16 @@ TEST(TensorComparison, RegionsByDecileAndGqaGroup) {
     if (reg.kind == "rows") {
       row_elements += reg.elements;
       EXPECT_NEAR(reg.candidate_max_abs, reg.first <= 13 && 13 <= reg.last ? 0.25 : 0.0, 1e-12) << reg.label;
-    } else {
-      EXPECT_EQ(reg.kind, "group");
+    } else if (reg.kind == "group") {
       EXPECT_NEAR(reg.candidate_max_abs, reg.first == 1 ? 0.25 : 0.0, 1e-12) << reg.label;
       EXPECT_TRUE(std::isnan(reg.baseline_max_abs));
+    } else {
+      EXPECT_EQ(reg.kind, "head");
+      EXPECT_NEAR(reg.candidate_max_abs, reg.first == 3 ? 0.25 : 0.0, 1e-12) << reg.label;
     }
   }
   EXPECT_EQ(row_elements, tc.valid_elements);
-  EXPECT_EQ(tc.regions.back().label, "group 1");
+  EXPECT_EQ(tc.regions.back().label, "head 3");
   EXPECT_EQ(tc.regions.front().label, "rows 0-1");
 }
 
