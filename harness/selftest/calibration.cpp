@@ -6,9 +6,13 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 
+#include "datasets/case_store.hpp"
 #include "datasets/errors.hpp"
 #include "datasets/generator.hpp"
+#include "datasets/input_hash.hpp"
+#include "harness/judge_case.hpp"
 #include "harness/selftest/case_runner.hpp"
 #include "reports/case_comparison.hpp"
 
@@ -68,6 +72,46 @@ std::pair<double, std::string> case_use(const report::CaseComparison& cc) {
   for (const report::TensorComparison& t : cc.tensors)
     if (t.gate.judged && !(t.gate.use() <= u)) u = t.gate.use(), where = t.name;
   return {u, where};
+}
+
+/// The per-kind distributions of each backend from its samples.
+void finish_kinds(CalibrationResult& res, std::vector<Samples>& samples) {
+  for (size_t i = 0; i < res.backends.size(); ++i)
+    for (const std::string& k : kKinds) {
+      Samples& s = samples[i];
+      if (!s.rel.count(k)) continue;
+      KindCalibration kc;
+      kc.kind = k;
+      kc.rel_err = distribution(s.rel[k]);
+      kc.ratio = distribution(s.ratio[k]);
+      kc.use = distribution(s.use[k]);
+      kc.worst_rel_err = s.worst_rel[k].second;
+      kc.worst_use = s.worst_use[k].second;
+      res.backends[i].kinds.push_back(kc);
+    }
+}
+
+/// One judged case of a calibrated backend.
+void add_case(BackendCalibration& bc, Samples& samples, const report::CaseComparison& cc,
+              const std::string& name) {
+  ++bc.cases;
+  if (!cc.passed) ++bc.failures;
+  add_samples(samples, cc, name);
+  const auto [u, where] = case_use(cc);
+  if (!(u <= bc.max_use)) bc.max_use = u, bc.max_use_where = name + ":" + where;
+}
+
+/// Writes a generated case and the given outputs as the case folder `folder`.
+void save_case(const std::filesystem::path& folder, const data::CaseInputs& inputs,
+               const std::vector<const data::ProducerOutputs*>& outputs) {
+  data::write_case(folder, inputs);
+  const data::CaseManifest m = data::read_manifest(folder);
+  const std::string hash = data::input_hash(inputs);
+  for (const data::ProducerOutputs* p : outputs) {
+    data::ProducerOutputs rec = *p;
+    rec.input_hash = hash;
+    data::write_producer(m, rec);
+  }
 }
 
 }  // namespace
@@ -138,6 +182,7 @@ CalibrationResult run_calibration(const CalibrationPlan& plan,
             continue;
           }
           res.cases.push_back(name);
+          std::vector<data::ProducerOutputs> saved;
           for (size_t i = 0; i < plan.backends.size(); ++i) {
             BackendCalibration& bc = res.backends[i];
             try {
@@ -148,11 +193,9 @@ CalibrationResult run_calibration(const CalibrationPlan& plan,
               opt.budget_key = bc.key;
               const report::CaseComparison cc =
                   report::compare_case(c->inputs, c->reference, out, &*base, plan.profile, opt);
-              ++bc.cases;
-              if (!cc.passed) ++bc.failures;
-              add_samples(samples[i], cc, name);
-              const auto [u, where] = case_use(cc);
-              if (!(u <= bc.max_use)) bc.max_use = u, bc.max_use_where = name + ":" + where;
+              add_case(bc, samples[i], cc, name);
+              if (!plan.save_cases.empty() && plan.backends[i]->name() != plan.baseline->name())
+                saved.push_back(out);
             } catch (const std::exception& e) {
               res.skipped.push_back(name + " (" + bc.name + "): " + e.what());
             }
@@ -177,26 +220,76 @@ CalibrationResult run_calibration(const CalibrationPlan& plan,
               res.skipped.push_back(name + " (" + res.mutants[i].name + "): " + e.what());
             }
           }
+          if (!plan.save_cases.empty()) {
+            std::vector<const data::ProducerOutputs*> outs{&*base};
+            for (const auto& o : saved) outs.push_back(&o);
+            save_case(plan.save_cases / name, c->inputs, outs);  // a write error ends the run
+          }
         }
   if (progress) progress(total, total);
 
-  for (size_t i = 0; i < plan.backends.size(); ++i)
-    for (const std::string& k : kKinds) {
-      Samples& s = samples[i];
-      if (!s.rel.count(k)) continue;
-      KindCalibration kc;
-      kc.kind = k;
-      kc.rel_err = distribution(s.rel[k]);
-      kc.ratio = distribution(s.ratio[k]);
-      kc.use = distribution(s.use[k]);
-      kc.worst_rel_err = s.worst_rel[k].second;
-      kc.worst_use = s.worst_use[k].second;
-      res.backends[i].kinds.push_back(kc);
-    }
+  finish_kinds(res, samples);
   for (size_t i = 0; i < plan.mutants.size(); ++i) {
     res.mutants[i].unit.median_use = distribution(mutant_uses[0][i]).median;
     res.mutants[i].realistic.median_use = distribution(mutant_uses[1][i]).median;
   }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return res;
+}
+
+CalibrationResult calibrate_recorded(const RecordedCalibrationPlan& plan,
+                                     const std::function<void(int64_t, int64_t)>& progress) {
+  if (plan.backends.empty()) throw data::InputError("calibrate --cases: no backend to calibrate");
+  const auto started = std::chrono::steady_clock::now();
+  CalibrationResult res;
+  res.source = "recorded";
+  res.profile = plan.profile.name;
+  res.baseline = plan.baseline;
+  if (plan.profile.budgets) res.budgets = plan.profile.budgets->source;
+  std::vector<Samples> samples;
+  std::map<std::string, size_t> index;  // "name|key" -> backends[i]
+  std::set<std::string> devices;
+  const int64_t total = int64_t(plan.cases.size());
+  for (size_t ci = 0; ci < plan.cases.size(); ++ci) {
+    if (progress) progress(int64_t(ci), total);
+    const std::filesystem::path& path = plan.cases[ci];
+    const std::string name = path.filename().empty() ? path.parent_path().filename().string()
+                                                     : path.filename().string();
+    bool judged = false;
+    for (const std::string& backend : plan.backends) {
+      JudgeRequest rq;
+      rq.candidate = backend;
+      rq.baseline = plan.baseline;
+      rq.baseline_explicit = true;
+      rq.profile = plan.profile;
+      rq.reference.quiet = true;
+      report::CaseComparison cc;
+      try {
+        cc = judge_case(path, rq);
+      } catch (const std::exception& e) {
+        res.skipped.push_back(path.string() + " (" + backend + "): " + e.what());
+        continue;
+      }
+      judged = true;
+      const std::string key = cc.budget_key;
+      auto it = index.find(backend + "|" + key);
+      if (it == index.end()) {
+        BackendCalibration bc;
+        bc.name = backend;
+        bc.key = key;
+        it = index.emplace(backend + "|" + key, res.backends.size()).first;
+        res.backends.push_back(bc);
+        samples.emplace_back();
+      }
+      devices.insert(key.substr(key.find('/') + 1));
+      add_case(res.backends[it->second], samples[it->second], cc, name);
+    }
+    if (judged) res.cases.push_back(name);
+  }
+  if (progress) progress(total, total);
+  for (const auto& d : devices) res.device += (res.device.empty() ? "" : ", ") + d;
+  if (res.device.empty()) res.device = "none";
+  finish_kinds(res, samples);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return res;
 }

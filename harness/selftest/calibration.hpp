@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +35,21 @@ struct CalibrationPlan {
   std::vector<std::shared_ptr<const kern::Backend>> mutants;   ///< empty: no mutant margins
   /// The budget key mutants are judged under (they claim to be this backend on this device).
   std::string mutant_budget_key;
+  /// When set, every case is also written as a case folder <save_cases>/<case name>/ holding
+  /// the inputs and the outputs of the baseline and the calibrated backends (not the mutants),
+  /// so that a backend running outside this process (flex) can record into the same cases and
+  /// calibrate_recorded judge them all.
+  std::filesystem::path save_cases;
+};
+
+/// Calibration over recorded case folders: each producer named in `backends` is judged against
+/// the recorded `baseline` and the fp64 reference (cached in the case, computed when absent).
+/// The budget key of each producer comes from its provenance ("flex/cuda").
+struct RecordedCalibrationPlan {
+  std::vector<std::filesystem::path> cases;
+  std::vector<std::string> backends;  ///< producer names
+  std::string baseline = "sdpa";
+  report::GateProfile profile;
 };
 
 struct Distribution {
@@ -72,6 +88,7 @@ struct MutantCalibration {
 
 struct CalibrationResult {
   std::string device, profile, baseline, budgets;  ///< budgets: the file the profile applies
+  std::string source = "generated";                 ///< "generated" or "recorded" (case folders)
   CalibrationPlan plan;                             ///< (backends and mutants not used later)
   std::vector<std::string> cases, skipped;          ///< skipped: "case: reason"
   std::vector<BackendCalibration> backends;
@@ -83,6 +100,11 @@ struct CalibrationResult {
 /// Runs the plan. A case the baseline or a backend cannot run is skipped with its reason.
 CalibrationResult run_calibration(const CalibrationPlan& plan,
                                   const std::function<void(int64_t, int64_t)>& progress = {});
+
+/// Runs a recorded plan. A case without a current record of a backend is skipped for that
+/// backend with the reason; a case without a current baseline is skipped.
+CalibrationResult calibrate_recorded(const RecordedCalibrationPlan& plan,
+                                     const std::function<void(int64_t, int64_t)>& progress = {});
 
 /// Error budgets from a calibration: per backend key and kind, `headroom` x the largest
 /// rel_err observed (`observed` keeps that maximum), merged into `base` (whose other keys are

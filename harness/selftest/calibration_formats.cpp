@@ -42,11 +42,15 @@ std::string format_calibration_text(const CalibrationResult& r) {
   const CalibrationPlan& p = r.plan;
   std::string steps;
   for (int64_t t : p.steps) steps += (steps.empty() ? "" : ",") + std::to_string(t);
-  o << "attn-harness calibrate on " << r.device << ": " << r.cases.size() << " cases ("
-    << p.seeds << " seeds from " << p.seed_base << " x presets " << join(p.presets) << " x t "
-    << steps << " x grad_out scales " << scales(p.grad_scales) << ", L " << p.seq << ", batch "
-    << p.batch << " with the second and later elements padded by L/8), baseline " << r.baseline
-    << ", profile " << r.profile
+  if (r.source == "recorded")
+    o << "attn-harness calibrate over " << r.cases.size() << " recorded cases (outputs recorded on "
+      << r.device << "), baseline " << r.baseline << ", profile " << r.profile;
+  else
+    o << "attn-harness calibrate on " << r.device << ": " << r.cases.size() << " cases ("
+      << p.seeds << " seeds from " << p.seed_base << " x presets " << join(p.presets) << " x t "
+      << steps << " x grad_out scales " << scales(p.grad_scales) << ", L " << p.seq << ", batch "
+      << p.batch << " with the second and later elements padded by L/8), baseline " << r.baseline
+      << ", profile " << r.profile
     << (r.budgets.empty() ? " (no budgets)" : " with the budgets of " + r.budgets) << "; "
     << num(r.seconds) << " s\n";
   for (const BackendCalibration& b : r.backends) {
@@ -99,6 +103,7 @@ nlohmann::json calibration_json(const CalibrationResult& r) {
   const CalibrationPlan& p = r.plan;
   json j{{"schema", "attn-harness.calibrate/2"},
          {"device", r.device},
+         {"source", r.source},
          {"profile", r.profile},
          {"budgets", r.budgets},
          {"baseline", r.baseline},

@@ -64,6 +64,20 @@ for key, headroom in (("flash/cpu", 4), ("sdpa/cpu", 8)):
     assert sorted(d["budgets"][key]) == ["dk", "dq", "dv", "lse", "out"], d["budgets"][key]
     for kind, b in d["budgets"][key].items():
         assert abs(b - headroom * d["observed"][key][kind]) <= 1e-12 * b, (key, kind, b)' "$work/b.json"
+expect 0 "calibrate --save-cases" -- "$bin" calibrate -q --presets llama3-8b,gpt-oss-20b --seeds 1 \
+  --seq 40 --t 0,2 --grad-scales 1 --save-cases "$work/saved" --json "$work/gen.json"
+expect 0 "calibrate --cases" -- "$bin" calibrate -q --cases "$work"/saved/* --backends flash \
+  --json "$work/rec.json"
+pycheck "recorded cases give the generated run's numbers" 'import json, sys
+g, r = (json.load(open(f)) for f in sys.argv[1:3])
+assert r["source"] == "recorded" and len(r["cases"]) == 4 == len(g["cases"]), (r["source"], r["cases"])
+gf = [b for b in g["backends"] if b["name"] == "flash"][0]
+rf = r["backends"][0]
+assert rf["key"] == "flash/cpu" and rf["cases"] == 4, rf
+assert rf["max_use"] == gf["max_use"], (rf["max_use"], gf["max_use"])
+assert [k["rel_err"]["max"] for k in rf["kinds"]] == [k["rel_err"]["max"] for k in gf["kinds"]]' \
+  "$work/gen.json" "$work/rec.json"
+expect 2 "calibrate --cases with --mutants" -- "$bin" calibrate --cases "$work"/saved/* --mutants
 expect 2 "calibrate --seeds 0" -- "$bin" calibrate --seeds 0
 expect 2 "calibrate unknown preset" -- "$bin" calibrate --presets nope
 

@@ -5,7 +5,7 @@ Runs flex_attention over the concatenated cache [k0 | k1 | ... | kt] (length (t+
 TTT block mask of docs/design.md: block 0 causal with q, kv < valid_len - t;
 block m >= 1 diagonal with kv mod L < valid_len - t. Invalid rows give out 0 and (set here) lse 0.
 
-    flex_adapter.py record CASE [--device cpu|cuda] [--as NAME] [--no-backward]
+    flex_adapter.py record CASE [CASE ...] [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
         [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (README "## Benchmarks")
 
@@ -13,10 +13,11 @@ On CPU torch 2.11 compiles flex_attention for inference only and without the LSE
 adapter records out alone (compare and gate judge what a producer recorded, and say what it
 did not).
 
-`record` reads the case's inputs, runs forward and backward (grad_out from the case) and records
+`record` reads each case's inputs, runs forward and backward (grad_out from the case) and records
 the outputs as CASE/outputs/<NAME>.h5 (default "flex") with provenance, compile time included, so that
-`attn-harness compare/gate` judge flex like the C++ backends. Exit codes: 0 ok, 2 bad input or
-unsupported (message on stderr).
+`attn-harness compare/gate` judge flex like the C++ backends. Several cases share one compiled
+function (a shape is compiled once); a case that cannot be read is reported and the others are
+still recorded. Exit codes: 0 ok, 2 bad input or unsupported (message on stderr) for any case.
 """
 import argparse
 import json
@@ -91,10 +92,10 @@ def run_flex(case, backward=True, with_lse=True, compiled=None):
 
 
 def record(args):
+    """Records flex into each case folder; returns the number of cases that failed."""
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
-    case = read_case(args.case, device)
     # torch 2.11 on CPU: "FlexAttention does not support backward on CPU" and "torch.compile on
     # CPU only supports inference and `return_lse` is not supported yet". There flex records
     # out alone, and the producer's `tensors` attribute tells compare and gate what to judge.
@@ -103,18 +104,44 @@ def record(args):
         print("flex (cpu): torch 2.11 compiles flex_attention on CPU for inference only: "
               "recording out alone (no lse, no gradients)", file=sys.stderr)
         args.no_backward = True
-    # The first call compiles; its time is reported apart from the step time of the second.
-    fn = torch.compile(flex_attention, dynamic=False)
-    _, compile_and_run = run_flex(case, not args.no_backward, not cpu, compiled=fn)
-    outputs, step = run_flex(case, not args.no_backward, not cpu, compiled=fn)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    record_outputs(args.case, args.name, outputs["out"], None if cpu else outputs["lse"],
-                   outputs.get("dq"), outputs.get("dk"), outputs.get("dv"), invalid_rows="zeros",
-                   backend="flex", variant="torch.compile(flex_attention)", device_name=device_name,
-                   compile_plus_first_step_seconds=f"{compile_and_run:.3f}",
-                   step_seconds=f"{step:.4f}")
-    print(f"flex ({args.device}): recorded as {args.case}/outputs/{args.name}.h5 "
-          f"(compile + first step {compile_and_run:.1f} s, step {step * 1e3:.1f} ms)")
+    # One compiled function for every case: a shape seen before is not compiled again.
+    fn = torch.compile(flex_attention, dynamic=False)
+    seen_shapes = set()
+    failed = 0
+    for i, path in enumerate(args.case):
+        try:
+            case = read_case(path, device)
+            shape = (tuple(case["q"].shape), len(case["k"]))
+            timing = {}
+            if shape not in seen_shapes:
+                # The first call of a shape compiles; its time is reported apart from the step
+                # time of the second.
+                _, compile_and_run = run_flex(case, not args.no_backward, not cpu, compiled=fn)
+                timing["compile_plus_first_step_seconds"] = f"{compile_and_run:.3f}"
+                seen_shapes.add(shape)
+            outputs, step = run_flex(case, not args.no_backward, not cpu, compiled=fn)
+            timing["step_seconds"] = f"{step:.4f}"
+            record_outputs(path, args.name, outputs["out"], None if cpu else outputs["lse"],
+                           outputs.get("dq"), outputs.get("dk"), outputs.get("dv"), invalid_rows="zeros",
+                           backend="flex", variant="torch.compile(flex_attention)", device_name=device_name,
+                           **timing)
+            outputs = case = None
+        except InputError as e:
+            failed += 1
+            print(f"error: {path}: {e}", file=sys.stderr)
+            continue
+        if len(args.case) == 1:
+            first = timing.get("compile_plus_first_step_seconds")
+            print(f"flex ({args.device}): recorded as {path}/outputs/{args.name}.h5 "
+                  + (f"(compile + first step {float(first):.1f} s, " if first else "(")
+                  + f"step {step * 1e3:.1f} ms)")
+        else:
+            print(f"[flex record] {i + 1}/{len(args.case)} {path}", file=sys.stderr, flush=True)
+    if len(args.case) > 1:
+        print(f"flex ({args.device}): recorded into {len(args.case) - failed} of {len(args.case)} cases "
+              f"as outputs/{args.name}.h5 ({len(seen_shapes)} shapes compiled)")
+    return failed
 
 
 # ---- bench: the flex column of attn-bench (README "## Benchmarks") ---------------------------
@@ -352,7 +379,7 @@ def main():
     parser = argparse.ArgumentParser(description="flex_attention backend of attn-harness")
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="run flex over a case folder and record its outputs")
-    rec.add_argument("case")
+    rec.add_argument("case", nargs="+")
     rec.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     rec.add_argument("--as", dest="name", default="flex")
     rec.add_argument("--no-backward", action="store_true",
@@ -378,7 +405,7 @@ def main():
         if args.command == "bench":
             bench(args)
             return 0
-        record(args)
+        return 2 if record(args) else 0
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
