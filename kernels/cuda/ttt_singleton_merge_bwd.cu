@@ -28,6 +28,9 @@
 namespace attn::kern::cuda {
 namespace {
 
+// Passed by value as the kernel's parameter: within the 4 KiB every architecture accepts.
+static_assert(sizeof(MergeBwdParams) <= 4096, "MergeBwdParams exceeds the kernel parameter limit");
+
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
 using detail::load;
@@ -140,8 +143,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
       const int64_t d = lane + 32 * j;
       if (d < s.D) {
         // Accumulating: this thread reads the element it then writes (no other warp owns it).
-        if (dk_row) store(dk_row + d, acc ? load(dk_row + d) + p.scale * dk[j] : p.scale * dk[j]);
-        if (dv_row) store(dv_row + d, acc ? load(dv_row + d) + dv[j] : dv[j]);
+        // __fmul_rn / __fadd_rn are never contracted into an FMA, so the value written is the
+        // rounded contribution of overwrite mode (bit for bit) plus the old value, rounded:
+        // in f32 exactly what autograd's old + new gives for the same contributions.
+        const float dk_m = __fmul_rn(p.scale, dk[j]);
+        if (dk_row) store(dk_row + d, acc ? __fadd_rn(load(dk_row + d), dk_m) : dk_m);
+        if (dv_row) store(dv_row + d, acc ? __fadd_rn(load(dv_row + d), dv[j]) : dv[j]);
       }
     }
   }

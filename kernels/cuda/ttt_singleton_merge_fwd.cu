@@ -15,6 +15,9 @@
 namespace attn::kern::cuda {
 namespace {
 
+// Passed by value as the kernel's parameter: within the 4 KiB every architecture accepts.
+static_assert(sizeof(MergeFwdParams) <= 4096, "MergeFwdParams exceeds the kernel parameter limit");
+
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
 using detail::load;
