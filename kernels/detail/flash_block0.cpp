@@ -449,9 +449,6 @@ bool cudnn_block0_available(const at::Tensor& q, std::string* why) {
                                 q.size(3), why);
 }
 
-namespace {
-}  // namespace
-
 std::string to_string(Block0Kernel k) {
   switch (k) {
     case Block0Kernel::cpu_flash: return "cpu-flash";
