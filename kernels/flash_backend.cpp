@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
+#include <c10/core/GradMode.h>
+#include <c10/util/intrusive_ptr.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/graph_task.h>
 
 #include "kernels/detail/flash_block0.hpp"
 #include "kernels/detail/singleton_merge.hpp"
@@ -52,16 +56,34 @@ double singleton_scale(const FlashArgs& a) {
 
 // The autograd graph of one step (t >= 1), built so that no backward node returns more than
 // one block's gradients at a time (the peak memory of a T-step training backward then holds
-// one block's dk and dv beyond the accumulated gradients, not 2 t of them):
+// one block's dk and dv beyond the accumulated gradients, not 2 t of them). Two shapes:
 //
+// Per step (apply() without FlashSharedBlocks):
 //   x_m = SingletonGradFunction(k_m, v_m)    m = 1..t   (forward: an empty tensor)
 //   out, lse = FlashTttFunction(q, k_0, v_0, x_1..x_t)
-//
 // FlashTttFunction computes block 0 and the merge (reading k_m, v_m from the step's shared
 // state) and, in its backward, dq (block 0 + singletons) and dk_0, dv_0; it hands grad_out to
 // the shared state and an empty gradient to each x_m. Autograd then runs SingletonGradFunction
-// m, which returns dk_m and dv_m. The engine runs a node's successors before older nodes (by
-// sequence number), so block m's gradients are accumulated before the previous step starts.
+// m, which returns dk_m and dv_m (one merge launch per block). The engine runs a node's
+// successors before older nodes (by sequence number), so block m's gradients are accumulated
+// before the previous step starts.
+//
+// Shared blocks (apply() with FlashSharedBlocks, the training step):
+//   x_m = SharedBlockFunction(k_m, v_m)      m = 1..T-1, ONE node per block for all steps
+//   out_t, lse_t = FlashTttFunction(q_t, k_0, v_0, x_1..x_t)   per step t
+// Each step's backward computes dq and, for every block m whose edge the current graph task
+// needs, writes its dk_m, dv_m contribution into block m's BlockAccumulator (the first step of
+// the graph task overwrites it, later ones add: with the fused CUDA merge all in ONE launch
+// over q, grad_out, out and lse; composed: block by block). The engine runs SharedBlockFunction
+// m only after every step of the graph task that reads x_m (dependency counting), and it hands
+// the accumulated dk_m, dv_m to autograd once. No step holds fresh block gradients beyond the
+// one buffer per block that autograd would hold anyway.
+
+/// One singleton block's gradients accumulated over the steps of one backward pass.
+struct BlockAccumulator : torch::CustomClassHolder {
+  at::Tensor dk, dv;  ///< [B, Hkv, L, D] input dtype (acc type of the composed merge's inputs)
+  int64_t task = -1;  ///< the graph task (get_current_graph_task_id) that wrote dk, dv
+};
 
 /// One step's state, shared by its nodes. Tensors are detached aliases: holding the step's own
 /// output with its autograd history here would form a reference cycle through the nodes.
@@ -74,6 +96,9 @@ struct StepState : torch::CustomClassHolder {
   at::Tensor q, out, out_for_delta, lse;
   at::Tensor g;                     ///< grad_out as received (invalid rows are not read), set by the backward
   int64_t pending = 0;              ///< singleton nodes still to run in this backward
+  /// Shared blocks: the accumulator of each block m = 1..t (index m; empty otherwise).
+  std::vector<c10::intrusive_ptr<BlockAccumulator>> acc;
+  bool shared() const { return !acc.empty(); }
 };
 
 at::IValue capsule(const c10::intrusive_ptr<StepState>& s) { return at::IValue::make_capsule(s); }
@@ -110,6 +135,38 @@ struct SingletonGradFunction : torch::autograd::Function<SingletonGradFunction> 
   }
 };
 
+/// Inputs: k_m, v_m of one singleton block, shared by every step of a training step that reads
+/// it. Output: an empty tensor that carries block m's gradient edge into each step's
+/// FlashTttFunction. Backward: the block's accumulated dk_m, dv_m (BlockAccumulator).
+struct SharedBlockFunction : torch::autograd::Function<SharedBlockFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& k_m, const at::Tensor& v_m,
+                            const c10::intrusive_ptr<BlockAccumulator>& acc, int64_t m) {
+    ctx->save_for_backward({k_m, v_m});
+    ctx->saved_data["acc"] = at::IValue::make_capsule(acc);
+    ctx->saved_data["m"] = m;
+    return at::empty({0}, k_m.options());
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list /*grads*/) {
+    const variable_list saved = ctx->get_saved_variables();  // the version check of k_m, v_m
+    auto& acc = *static_cast<BlockAccumulator*>(ctx->saved_data["acc"].toCapsule().get());
+    at::Tensor dk, dv;
+    if (acc.task == torch::autograd::get_current_graph_task_id() && acc.dk.defined()) {
+      dk = std::move(acc.dk);
+      dv = std::move(acc.dv);
+    } else {
+      // No step of this graph task wrote the block. Not expected (the engine runs this node
+      // only after a step that needs its edge), but zero is then the right gradient.
+      dk = at::zeros_like(saved[0]);
+      dv = at::zeros_like(saved[1]);
+    }
+    acc.dk = at::Tensor();
+    acc.dv = at::Tensor();
+    acc.task = -1;
+    return {dk, dv, at::Tensor(), at::Tensor()};
+  }
+};
+
 /// Inputs: [q, k_0, v_0, x_1..x_t]. Outputs: out (input dtype) and lse (accumulation type).
 struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
   static variable_list forward(AutogradContext* ctx, at::TensorList inputs,
@@ -133,10 +190,15 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
         detail::merge_forward(a.merge, q, st.k, st.v, st.block0.out0, lse0_for_merge, a.rows,
                               singleton_scale(a), merge_defects(a.defect), !keep_out0);
     if (!keep_out0) st.block0.out0 = at::Tensor();
-    if (a.variant)
+    if (a.variant) {
+      std::string bwd;
+      if (a.merge == MergeImpl::fused_cuda && a.t >= 1)
+        bwd = st.shared() ? "; singleton backward=one launch per step"
+                          : "; singleton backward=one launch per block";
       *a.variant = "block0=" + detail::to_string(a.block0) + " (lse " + st.block0.lse_layout +
-                   "); merge=" + detail::to_string(a.merge) +
+                   "); merge=" + detail::to_string(a.merge) + bwd +
                    (a.defect != Defect::none ? "; MUTANT " + to_string(a.defect) : "");
+    }
 
     st.q = q.detach();
     st.out = merged.out.detach();
@@ -196,37 +258,170 @@ struct FlashTttFunction : torch::autograd::Function<FlashTttFunction> {
     }
     const at::ScalarType dtype = q.scalar_type();
     variable_list r;
-    if (a.defect == Defect::no_singleton_dq)
-      r.push_back(g0.dq.to(dtype));
-    else
-      r.push_back(detail::merge_backward_dq(a.merge, q, st.k, st.v, g, st.out_for_delta, lse,
-                                            a.rows, singleton_scale(a), g0.dq,
-                                            merge_defects(a.defect)));
+    if (st.shared()) {
+      r.push_back(shared_singleton_backward(ctx, st, g, lse, g0.dq));
+    } else {
+      if (a.defect == Defect::no_singleton_dq)
+        r.push_back(g0.dq.to(dtype));
+      else
+        r.push_back(detail::merge_backward_dq(a.merge, q, st.k, st.v, g, st.out_for_delta, lse,
+                                              a.rows, singleton_scale(a), g0.dq,
+                                              merge_defects(a.defect)));
+      // The singleton nodes take grad_out from the state.
+      st.g = g;
+      st.pending = a.t;
+    }
     r.push_back(g0.dk.to(dtype));
     r.push_back(g0.dv.to(dtype));
-    // The singleton nodes take grad_out from the state; their edges get an empty gradient.
-    st.g = g;
-    st.pending = a.t;
+    // The blocks' edges get an empty gradient (their nodes find dk_m, dv_m themselves).
     for (int64_t m = 1; m <= a.t; ++m) r.push_back(at::empty({0}, k0.options()));
     r.emplace_back();  // the state
     return r;
   }
+
+  /// Shared blocks: dq of the step, and every needed block's dk_m, dv_m written (first step of
+  /// this graph task) or added into its BlockAccumulator.
+  static at::Tensor shared_singleton_backward(AutogradContext* ctx, StepState& st,
+                                              const at::Tensor& g, const at::Tensor& lse,
+                                              const at::Tensor& dq0) {
+    const FlashArgs& a = st.args;
+    const at::ScalarType dtype = st.q.scalar_type();
+    const int64_t task = torch::autograd::get_current_graph_task_id();
+    std::vector<bool> needed(size_t(a.t + 1), false), accumulate(size_t(a.t + 1), false);
+    for (int64_t m = 1; m <= a.t; ++m) {
+      // Input 2 + m is x_m; an edge the graph task does not need is skipped.
+      needed[size_t(m)] = ctx->needs_input_grad(size_t(2 + m));
+      const BlockAccumulator& acc = *st.acc[size_t(m)];
+      accumulate[size_t(m)] = acc.task == task && acc.dk.defined() && acc.dv.defined();
+    }
+    if (a.merge == MergeImpl::fused_cuda) {
+      // Fused: dq and every block in one launch, straight into the blocks' buffers.
+      detail::BlockGradBuffers buf;
+      for (int64_t m = 1; m <= a.t; ++m) {
+        BlockAccumulator& acc = *st.acc[size_t(m)];
+        if (needed[size_t(m)] && !accumulate[size_t(m)]) {
+          acc.dk = grad_buffer_like(st.k[size_t(m)]);
+          acc.dv = grad_buffer_like(st.v[size_t(m)]);
+          acc.task = task;
+        }
+        buf.dk.push_back(needed[size_t(m)] ? acc.dk : at::Tensor());
+        buf.dv.push_back(needed[size_t(m)] ? acc.dv : at::Tensor());
+        buf.accumulate.push_back(accumulate[size_t(m)]);
+      }
+      return detail::merge_backward_step_fused(st.q, st.k, st.v, g, st.out_for_delta, lse, a.rows,
+                                               singleton_scale(a), dq0, buf);
+    }
+    // Composed (the CPU, mutants): the per-block computation of the per-step graph, each
+    // block's contribution added into its buffer as autograd would add it.
+    at::Tensor dq = a.defect == Defect::no_singleton_dq
+                        ? dq0.to(dtype)
+                        : detail::merge_backward_dq(a.merge, st.q, st.k, st.v, g, st.out_for_delta,
+                                                    lse, a.rows, singleton_scale(a), dq0,
+                                                    merge_defects(a.defect));
+    for (int64_t m = 1; m <= a.t; ++m) {
+      if (!needed[size_t(m)]) continue;
+      const detail::BlockGrads gr = detail::merge_backward_block(
+          a.merge, m, st.q, st.k, st.v, g, st.out_for_delta, lse, a.rows, singleton_scale(a),
+          merge_defects(a.defect));
+      BlockAccumulator& acc = *st.acc[size_t(m)];
+      if (accumulate[size_t(m)]) {
+        acc.dk.add_(gr.dk);
+        acc.dv.add_(gr.dv);
+      } else {
+        acc.dk = gr.dk;
+        acc.dv = gr.dv;
+        acc.task = task;
+      }
+    }
+    return dq;
+  }
+
+  /// A gradient buffer for block tensor x: x's layout when its last dimension is contiguous
+  /// (what the fused kernel needs), else contiguous.
+  static at::Tensor grad_buffer_like(const at::Tensor& x) {
+    at::Tensor b = at::empty_like(x);
+    return b.stride(-1) == 1 ? b : at::empty(x.sizes(), x.options());
+  }
 };
 
 }  // namespace
+
+// ---- FlashSharedBlocks ----
+
+struct FlashSharedBlocks::Impl {
+  struct Block {
+    at::Tensor x;  ///< SharedBlockFunction's output; its grad_fn is the block's one node
+    c10::intrusive_ptr<BlockAccumulator> acc;
+    /// Identity of the k_m, v_m the node was built on (weak: the ctx keeps no tensor alive).
+    using WeakImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+    std::optional<WeakImpl> k, v;
+    int64_t k_version = 0, v_version = 0;
+  };
+  std::vector<Block> blocks;  ///< index m - 1; x undefined: block m not seen yet
+
+  /// Block m's edge for a step reading k_m, v_m; creates the block's node at its first use.
+  at::Tensor edge(int64_t m, const at::Tensor& k_m, const at::Tensor& v_m,
+                  c10::intrusive_ptr<BlockAccumulator>* acc) {
+    if (int64_t(blocks.size()) < m) blocks.resize(size_t(m));
+    Block& b = blocks[size_t(m - 1)];
+    if (b.x.defined()) {
+      const auto same = [](const std::optional<Block::WeakImpl>& w, const at::Tensor& x,
+                           int64_t version) {
+        if (!w) return false;
+        const auto locked = w->lock();
+        return locked.defined() && locked.get() == x.unsafeGetTensorImpl() && x._version() == version;
+      };
+      TORCH_CHECK(same(b.k, k_m, b.k_version) && same(b.v, v_m, b.v_version),
+                  "flash: FlashSharedBlocks: singleton block ", m,
+                  " is not the tensor (or was modified in place since) the step that first read "
+                  "it was given; pass the same k[m], v[m] tensors to every step of one training "
+                  "step, and use a new FlashSharedBlocks for each training step");
+    } else {
+      b.acc = c10::make_intrusive<BlockAccumulator>();
+      b.x = SharedBlockFunction::apply(k_m, v_m, b.acc, m);
+      b.k.emplace(k_m.getIntrusivePtr());
+      b.v.emplace(v_m.getIntrusivePtr());
+      b.k_version = k_m._version();
+      b.v_version = v_m._version();
+    }
+    *acc = b.acc;
+    return b.x;
+  }
+};
+
+FlashSharedBlocks::FlashSharedBlocks() : impl_(std::make_unique<Impl>()) {}
+FlashSharedBlocks::~FlashSharedBlocks() = default;
+
+int64_t FlashSharedBlocks::shared_blocks() const {
+  return int64_t(std::count_if(impl_->blocks.begin(), impl_->blocks.end(),
+                               [](const Impl::Block& b) { return b.x.defined(); }));
+}
+
+// ---- FlashBackend ----
 
 FlashBackend::FlashBackend(FlashOptions options, std::string name)
     : options_(options), name_(std::move(name)) {}
 
 std::string FlashBackend::description() const {
   if (options_.defect != Defect::none) return "MUTANT of flash: " + describe(options_.defect);
-  return "flash kernel on block 0 (returns LSE) + fp32 singleton merge; custom backward with the merged LSE";
+  const std::string rest = " + fp32 singleton merge; custom backward with the merged LSE";
+  switch (options_.block0) {
+    case FlashOptions::Block0::fa2:
+      return "flash with FA2 on block 0 (on the CPU the CPU flash kernel, as flash)" + rest;
+    case FlashOptions::Block0::cudnn: return "flash with cuDNN on block 0 (CUDA only)" + rest;
+    case FlashOptions::Block0::composed: return "flash with composed ATen ops on block 0" + rest;
+    case FlashOptions::Block0::varlen: return "flash with FA2 varlen on block 0" + rest;
+    case FlashOptions::Block0::automatic: break;
+  }
+  return "flash kernel on block 0 (returns LSE; CUDA: cuDNN where available, else FA2)" + rest;
 }
 
 Support FlashBackend::supports(const data::CaseConfig& config, const at::Device& device) const {
   if (config.H % config.Hkv != 0)
     return {false, "unsupported: H " + std::to_string(config.H) + " is not a multiple of Hkv " +
                        std::to_string(config.Hkv)};
+  if (options_.block0 == FlashOptions::Block0::cudnn && !device.is_cuda())
+    return {false, "unsupported: the cuDNN block-0 kernel runs on CUDA only"};
   if (device.is_cuda() && options_.block0 != FlashOptions::Block0::composed) {
     if (config.dtype != data::DType::bf16)
       return {false, "unsupported: dtype " + data::to_string(config.dtype) +
@@ -240,13 +435,20 @@ Support FlashBackend::supports(const data::CaseConfig& config, const at::Device&
   }
   if (device.is_cuda() && !cuda_available())
     return {false, "unsupported: no CUDA device in this process"};
+  if (device.is_cuda() && options_.block0 == FlashOptions::Block0::cudnn && config.L >= 2) {
+    std::string why;
+    if (!detail::cudnn_block0_available(device, at::kBFloat16, config.B, config.H, config.L,
+                                        config.D, &why))
+      return {false, "unsupported: cuDNN block-0 kernel: " + why};
+  }
   return {};
 }
 
 std::vector<at::Tensor> FlashBackend::apply(const at::Tensor& q, const std::vector<at::Tensor>& k,
                                             const std::vector<at::Tensor>& v,
                                             const std::vector<int64_t>& valid_len, double scale,
-                                            const FlashOptions& options, std::string* variant) {
+                                            const FlashOptions& options, std::string* variant,
+                                            FlashSharedBlocks* shared) {
   TORCH_CHECK(!k.empty() && k.size() == v.size(), "flash: need t + 1 k and v blocks");
   const Defect defect = options.defect;
   const int64_t t_case = int64_t(k.size()) - 1;
@@ -277,13 +479,15 @@ std::vector<at::Tensor> FlashBackend::apply(const at::Tensor& q, const std::vect
       rest.defect = defect;  // acts inside the Function
     }
     if (rest.defect == Defect::none) {
-      std::vector<at::Tensor> res = apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant);
+      // The mutant's views are new tensors at every call: no sharing across steps.
+      std::vector<at::Tensor> res =
+          apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant, nullptr);
       if (variant) *variant += "; MUTANT " + to_string(defect);
       return res;
     }
-    return apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant);
+    return apply_rows(q, kk, vv, valid_len, t_case, scale, rest, variant, shared);
   }
-  return apply_rows(q, k, v, valid_len, t_case, scale, options, variant);
+  return apply_rows(q, k, v, valid_len, t_case, scale, options, variant, shared);
 }
 
 std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
@@ -292,7 +496,7 @@ std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
                                                  const std::vector<int64_t>& valid_len,
                                                  int64_t t_case, double scale,
                                                  const FlashOptions& options,
-                                                 std::string* variant) {
+                                                 std::string* variant, FlashSharedBlocks* shared) {
   FlashArgs a;
   a.t = int64_t(k.size()) - 1;
   a.scale = scale;
@@ -300,10 +504,16 @@ std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
   // Valid rows follow the case's t, also when a mutant passes fewer blocks.
   a.rows = detail::valid_rows(valid_len, q.size(2),
                               a.defect == Defect::varlen_full_length ? 0 : t_case);
-  const detail::Block0Preference pref =
-      options.block0 == FlashOptions::Block0::composed ? detail::Block0Preference::composed
-      : options.block0 == FlashOptions::Block0::varlen ? detail::Block0Preference::varlen
-                                                       : detail::Block0Preference::automatic;
+  detail::Block0Preference pref = detail::Block0Preference::automatic;
+  switch (options.block0) {
+    case FlashOptions::Block0::automatic: pref = detail::Block0Preference::automatic; break;
+    case FlashOptions::Block0::composed: pref = detail::Block0Preference::composed; break;
+    case FlashOptions::Block0::varlen: pref = detail::Block0Preference::varlen; break;
+    case FlashOptions::Block0::fa2: pref = detail::Block0Preference::fa2; break;
+    case FlashOptions::Block0::cudnn: pref = detail::Block0Preference::cudnn; break;
+  }
+  TORCH_CHECK(options.block0 != FlashOptions::Block0::cudnn || q.is_cuda(),
+              "flash: the cuDNN block-0 kernel runs on CUDA only");
   a.block0 = detail::choose_block0(q, valid_len, a.rows, pref);
   switch (a.defect != Defect::none ? FlashOptions::Merge::composed : options.merge) {
     case FlashOptions::Merge::composed: a.merge = MergeImpl::composed; break;
@@ -319,8 +529,18 @@ std::vector<at::Tensor> FlashBackend::apply_rows(const at::Tensor& q,
   state->k.resize(k.size());
   state->v.resize(v.size());
   std::vector<at::Tensor> inputs{q, k[0], v[0]};
-  for (int64_t m = 1; m <= a.t; ++m)
-    inputs.push_back(SingletonGradFunction::apply(k[size_t(m)], v[size_t(m)], state, m));
+  // Shared blocks only where a graph is recorded (without one there is no backward to share).
+  if (shared && a.t >= 1 && c10::GradMode::is_enabled()) {
+    state->acc.resize(size_t(a.t + 1));
+    for (int64_t m = 1; m <= a.t; ++m) {
+      state->k[size_t(m)] = k[size_t(m)].detach();
+      state->v[size_t(m)] = v[size_t(m)].detach();
+      inputs.push_back(shared->impl().edge(m, k[size_t(m)], v[size_t(m)], &state->acc[size_t(m)]));
+    }
+  } else {
+    for (int64_t m = 1; m <= a.t; ++m)
+      inputs.push_back(SingletonGradFunction::apply(k[size_t(m)], v[size_t(m)], state, m));
+  }
   return FlashTttFunction::apply(at::TensorList(inputs), state);
 }
 
@@ -335,8 +555,10 @@ TorchOutputs FlashBackend::run(const TorchCase& c) const {
   leaves.insert(leaves.end(), v.begin(), v.end());
 
   TorchOutputs o;
+  // One step of a training step: its blocks through the shared-block graph (the training path).
+  FlashSharedBlocks shared;
   const std::vector<at::Tensor> res =
-      apply(leaves[0], k, v, c.valid_len_host, c.scale, options_, &o.variant);
+      apply(leaves[0], k, v, c.valid_len_host, c.scale, options_, &o.variant, &shared);
   // allow_unused: the drop-newest mutant never reads block t (its gradient is then zero).
   auto grads = torch::autograd::grad({res[0]}, leaves, {c.grad_out}, /*retain_graph=*/std::nullopt,
                                      /*create_graph=*/false, /*allow_unused=*/true);

@@ -4,15 +4,21 @@
 // that feeds the block-0 backward the merged output and the merged LSE.
 #pragma once
 
+#include <memory>
+
 #include "kernels/backend.hpp"
 
 namespace attn::kern {
 
 struct FlashOptions {
-  /// automatic: the device's flash kernel (on CUDA varlen when padded, dense otherwise);
-  /// composed: explicit ATen ops; varlen: the varlen form even without padding (on the CPU the
+  /// The block-0 kernel (kernels/detail/flash_block0.hpp, docs/flash-path.md):
+  /// automatic: the device's fastest flash kernel: on CUDA cuDNN (dense, causal) where
+  ///   detail::cudnn_block0_available() holds, otherwise as fa2; on the CPU its flash kernel;
+  /// fa2: on CUDA FA2 (varlen when padded, dense otherwise); on the CPU its flash kernel;
+  /// cudnn: cuDNN on CUDA (unsupported where unavailable and on the CPU);
+  /// composed: explicit ATen ops; varlen: FA2's varlen form even without padding (on the CPU the
   /// CPU kernel once per sequence with FA2's packed layout).
-  enum class Block0 { automatic, composed, varlen };
+  enum class Block0 { automatic, composed, varlen, fa2, cudnn };
   enum class Merge { automatic, composed, fused_cuda };
   Block0 block0 = Block0::automatic;
   Merge merge = Merge::automatic;     ///< automatic: fused on CUDA when available, else composed
@@ -43,8 +49,35 @@ struct FlashOptions {
   Defect defect = Defect::none;
 };
 
+/// The TTT steps of one training step sharing their singleton cache blocks. Pass one object to
+/// FlashBackend::apply() for every step t = 0..T-1 of one forward, with the same k[m], v[m]
+/// tensors for block m in every step (apply() checks: the same tensor, not modified in place;
+/// anything else is an error). Then each singleton block has ONE autograd node for all steps,
+/// and each step's backward writes (or adds) its dk_m, dv_m for every block straight into that
+/// block's one gradient buffer, with the fused CUDA merge in one launch per step (dq and every
+/// block in one pass over q, grad_out, out and lse); the block's node hands the buffer to
+/// autograd once, after the last step of the backward pass that reads block m. Without it,
+/// each step gets its own node per block, computed by one launch per block.
+/// Not for concurrent backward passes over the same graph from several threads.
+class FlashSharedBlocks {
+ public:
+  FlashSharedBlocks();
+  ~FlashSharedBlocks();
+  FlashSharedBlocks(const FlashSharedBlocks&) = delete;
+  FlashSharedBlocks& operator=(const FlashSharedBlocks&) = delete;
+  /// Singleton blocks with a shared node so far.
+  int64_t shared_blocks() const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Invalid rows: exact zeros in out and lse, no gradient (grad_out zeroed there).
-/// Supported: CPU in bf16 / f32 / f64; CUDA in bf16 with head_dim % 8 == 0 and <= 256.
+/// Supported: CPU in bf16 / f32 / f64; CUDA in bf16 with head_dim % 8 == 0 and <= 256 (the
+/// block0 = cudnn option: where detail::cudnn_block0_available() holds).
 class FlashBackend final : public Backend {
  public:
   explicit FlashBackend(FlashOptions options = {}, std::string name = "flash");
@@ -58,11 +91,13 @@ class FlashBackend final : public Backend {
 
   /// The flash + LSE attention as an autograd operation: returns {out, lse}; out is
   /// differentiable with respect to q, k[m], v[m] (lse is not). `variant` (optional) receives
-  /// the kernels that ran.
+  /// the kernels that ran. `shared` (optional): the training step's shared singleton blocks
+  /// (see FlashSharedBlocks).
   static std::vector<at::Tensor> apply(const at::Tensor& q, const std::vector<at::Tensor>& k,
                                        const std::vector<at::Tensor>& v,
                                        const std::vector<int64_t>& valid_len, double scale,
-                                       const FlashOptions& options, std::string* variant = nullptr);
+                                       const FlashOptions& options, std::string* variant = nullptr,
+                                       FlashSharedBlocks* shared = nullptr);
 
  private:
   /// apply() after a mutant's input views: valid rows from the case's t (`t_case`), which
@@ -71,7 +106,7 @@ class FlashBackend final : public Backend {
                                             const std::vector<at::Tensor>& v,
                                             const std::vector<int64_t>& valid_len, int64_t t_case,
                                             double scale, const FlashOptions& options,
-                                            std::string* variant);
+                                            std::string* variant, FlashSharedBlocks* shared);
 
   FlashOptions options_;
   std::string name_;

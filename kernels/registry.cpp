@@ -21,6 +21,14 @@ const std::vector<std::shared_ptr<const Backend>>& all_backends() {
   static const std::vector<std::shared_ptr<const Backend>> list{
       std::make_shared<SdpaBackend>(),
       std::make_shared<FlashBackend>(),
+      // The flash path with FA2 on block 0 (the default takes cuDNN where available).
+      std::make_shared<FlashBackend>(
+          [] {
+            FlashOptions o;
+            o.block0 = FlashOptions::Block0::fa2;
+            return o;
+          }(),
+          "flash-fa2"),
       std::make_shared<MathBackend>(at::kDouble),
       std::make_shared<MathBackend>(at::kFloat),
   };

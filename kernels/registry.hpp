@@ -9,7 +9,8 @@
 
 namespace attn::kern {
 
-/// All backends compiled into this build, in a stable order (sdpa, flash, math-fp64, ...).
+/// All backends compiled into this build, in a stable order (sdpa, flash, flash-fa2, math-fp64,
+/// math-fp32).
 /// Never a mutant: `run --backend all` and benchmarks see correct backends only.
 const std::vector<std::shared_ptr<const Backend>>& all_backends();
 

@@ -9,9 +9,25 @@
 //               the forward of all T steps, then one backward with grad_out g_t for every step.
 //   fwd         one forward at t = T - 1 (with autograd recording, as in training).
 //   bwd         the backward of that one step (its forward runs outside the timed region).
-// Backends: flash (FlashBackend::apply), floor (the same call on block 0 alone: no singletons),
-// sdpa (kern::sdpa_forward, the sdpa backend's eager explicit-mask composition; autograd
-// backward).
+// Backends (the names are stable: they are the <backend> part of every benchmark name, and
+// `attn-harness report` charts flash / floor as the TTT overhead):
+//   flash        FlashBackend::apply with its defaults: block 0 through the device's fastest
+//                flash kernel (CUDA: cuDNN where available, else FA2), the fused merge; the
+//                steps of a train_step share their singleton blocks (FlashSharedBlocks).
+//   flash-fa2    the same with FA2 on block 0 (FlashOptions::Block0::fa2).
+//   floor        the flash path on block 0 alone (no singletons) with flash's block-0 kernel:
+//                flash / floor is the cost of TTT over the same attention kernel.
+//   floor-fa2    the same with FA2 on block 0 (the floor of flash-fa2).
+//   floor-cudnn  the same with cuDNN on block 0 ("unsupported" where cuDNN attention is not).
+//   floor-sdpa   plain causal at::scaled_dot_product_attention on block 0 (enable_gqa), autograd
+//                backward: whatever kernel PyTorch picks for a plain causal attention, without
+//                the LSE (on the H200 with torch 2.11: cuDNN). The fastest of the floors is the
+//                real floor of a training step's attention.
+//   sdpa         kern::sdpa_forward, the sdpa backend's eager explicit-mask composition; autograd
+//                backward.
+// Each benchmark's label says which kernels ran: the flash path's variant string
+// ("block0=cuda-cudnn-dense (lse [B, H, L, 1]); merge=fused-cuda; ...") or, for floor-sdpa,
+// "sdpa backend=<the backend at::_fused_sdp_choice picks>".
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
@@ -41,6 +57,9 @@
 #include <cuda_runtime.h>
 #endif
 
+#include <ATen/SDPBackend.h>
+
+#include "kernels/detail/flash_block0.hpp"
 #include "kernels/flash_backend.hpp"
 #include "kernels/sdpa_backend.hpp"
 
@@ -65,6 +84,14 @@ const std::vector<Preset>& all_presets() {
   };
   return p;
 }
+
+const std::vector<std::string>& all_backends() {
+  static const std::vector<std::string> b{"sdpa",      "flash",       "flash-fa2", "floor",
+                                          "floor-fa2", "floor-cudnn", "floor-sdpa"};
+  return b;
+}
+
+bool is_floor(const std::string& backend) { return backend.rfind("floor", 0) == 0; }
 
 struct Options {
   std::vector<std::string> backends{"sdpa", "flash", "floor"};
@@ -114,7 +141,8 @@ std::vector<int64_t> split_int(const std::string& flag, const std::string& s) {
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: attn-bench [--backends sdpa,flash,floor] [--presets llama3-8b-mha,llama3-8b,"
+               "usage: attn-bench [--backends sdpa,flash,floor (also flash-fa2, floor-fa2,\n"
+               "                  floor-cudnn, floor-sdpa)] [--presets llama3-8b-mha,llama3-8b,"
                "qwen3-30b-a3b,gpt-oss-20b]\n"
                "                  [--seqs 1024,...,32768] [--ttt 1,3,7] [--workloads train_step,fwd,bwd]\n"
                "                  [--batch 1] [--device cuda|cpu] [--commit SHA] [--iterations N]\n"
@@ -186,9 +214,10 @@ std::vector<char*> parse_args(int argc, char** argv) {
                               : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768};
   if (!ttt) g_opt.ttt = cpu ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{1, 3, 7};
   for (const auto& b : g_opt.backends)
-    if (b != "sdpa" && b != "flash" && b != "floor") {
-      std::fprintf(stderr, "attn-bench: --backends: unknown backend '%s' (sdpa, flash, floor; flex "
-                   "runs through kernels/flex/flex_adapter.py bench)\n", b.c_str());
+    if (std::find(all_backends().begin(), all_backends().end(), b) == all_backends().end()) {
+      std::fprintf(stderr, "attn-bench: --backends: unknown backend '%s' (sdpa, flash, flash-fa2, "
+                   "floor, floor-fa2, floor-cudnn, floor-sdpa; flex runs through "
+                   "kernels/flex/flex_adapter.py bench)\n", b.c_str());
       std::exit(2);
     }
   for (const auto& w : g_opt.workloads)
@@ -321,17 +350,65 @@ struct Inputs {
   double scale = 1.0;
 };
 
-/// One TTT step's forward at step t (blocks 0..t; the floor uses block 0 alone).
-at::Tensor step_forward(const std::string& backend, const Inputs& in, const at::Tensor& q, int64_t t,
-                        const at::Tensor& mask) {
-  if (backend == "floor") {
-    return attn::kern::FlashBackend::apply(q, {in.k[0]}, {in.v[0]}, in.valid_len, in.scale,
-                                           attn::kern::FlashOptions{})[0];
+/// The flash path's options of a flash* / floor* backend.
+attn::kern::FlashOptions flash_options(const std::string& backend) {
+  attn::kern::FlashOptions o;
+  if (backend == "flash-fa2" || backend == "floor-fa2") o.block0 = attn::kern::FlashOptions::Block0::fa2;
+  if (backend == "floor-cudnn") o.block0 = attn::kern::FlashOptions::Block0::cudnn;
+  return o;
+}
+
+const char* sdp_backend_name(int64_t choice) {
+  switch (static_cast<at::SDPBackend>(choice)) {
+    case at::SDPBackend::math: return "math";
+    case at::SDPBackend::flash_attention: return "flash_attention";
+    case at::SDPBackend::efficient_attention: return "efficient_attention";
+    case at::SDPBackend::cudnn_attention: return "cudnn_attention";
+    case at::SDPBackend::overrideable: return "overrideable";
+    case at::SDPBackend::error: return "error";
   }
-  std::vector<at::Tensor> k(in.k.begin(), in.k.begin() + t + 1), v(in.v.begin(), in.v.begin() + t + 1);
-  if (backend == "flash")
-    return attn::kern::FlashBackend::apply(q, k, v, in.valid_len, in.scale, attn::kern::FlashOptions{})[0];
-  return attn::kern::sdpa_forward(q, k, v, mask, in.scale).out;
+  return "unknown";
+}
+
+/// One TTT step's forward at step t (blocks 0..t; the floors use block 0 alone). `shared`: the
+/// training step's shared singleton blocks (flash backends); `label` (when given) receives the
+/// kernels that ran (the flash path's variant of this step; floor-sdpa: set once).
+at::Tensor step_forward(const std::string& backend, const Inputs& in, const at::Tensor& q, int64_t t,
+                        const at::Tensor& mask, attn::kern::FlashSharedBlocks* shared,
+                        std::string* label) {
+  std::string variant;
+  std::string* want = label ? &variant : nullptr;
+  at::Tensor out;
+  if (backend == "floor-sdpa") {
+    const bool gqa = in.k[0].size(1) != q.size(1);
+    if (want && !label->empty()) want = nullptr;  // the choice costs host time: ask once
+    if (want)
+      variant = std::string("sdpa backend=") +
+                sdp_backend_name(at::_fused_sdp_choice(q, in.k[0], in.v[0], std::nullopt, 0.0,
+                                                       /*is_causal=*/true, in.scale, gqa));
+    out = at::scaled_dot_product_attention(q, in.k[0], in.v[0], std::nullopt, 0.0,
+                                           /*is_causal=*/true, in.scale, gqa);
+  } else if (is_floor(backend)) {
+    out = attn::kern::FlashBackend::apply(q, {in.k[0]}, {in.v[0]}, in.valid_len, in.scale,
+                                          flash_options(backend), want)[0];
+  } else {
+    std::vector<at::Tensor> k(in.k.begin(), in.k.begin() + t + 1), v(in.v.begin(), in.v.begin() + t + 1);
+    if (backend == "flash" || backend == "flash-fa2")
+      out = attn::kern::FlashBackend::apply(q, k, v, in.valid_len, in.scale, flash_options(backend),
+                                            want, shared)[0];
+    else
+      out = attn::kern::sdpa_forward(q, k, v, mask, in.scale).out;
+  }
+  if (want && !variant.empty()) *label = variant;
+  return out;
+}
+
+/// Empty when the backend can run here, else the "unsupported: ..." reason.
+std::string unsupported_reason(const std::string& backend, int64_t B, int64_t H, int64_t L, int64_t D) {
+  if (backend != "floor-cudnn") return "";
+  std::string why;
+  if (attn::kern::detail::cudnn_block0_available(device(), at::kBFloat16, B, H, L, D, &why)) return "";
+  return "unsupported: cuDNN block-0 kernel: " + why;
 }
 
 // ---- FLOPs -----------------------------------------------------------------------------------
@@ -343,7 +420,7 @@ double fwd_flops(int64_t B, int64_t H, int64_t L, int64_t D, int64_t t) {
 
 double workload_flops(const std::string& workload, const std::string& backend, int64_t B, int64_t H,
                       int64_t L, int64_t D, int64_t T) {
-  auto singletons = [&](int64_t t) { return backend == "floor" ? int64_t(0) : t; };
+  auto singletons = [&](int64_t t) { return is_floor(backend) ? int64_t(0) : t; };
   if (workload == "fwd") return fwd_flops(B, H, L, D, singletons(T - 1));
   if (workload == "bwd") return 2.5 * fwd_flops(B, H, L, D, singletons(T - 1));
   double f = 0.0;
@@ -396,9 +473,15 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
     return;
   }
 
+  if (const std::string why = unsupported_reason(s.backend, B, H, L, D); !why.empty()) {
+    std::fprintf(stderr, "[attn-bench]   %s\n", why.c_str());
+    state.SkipWithError(why.c_str());
+    return;
+  }
+
   double total_ms = 0.0, peak_bytes = 0.0;
   int64_t iters = 0;
-  std::string failure;
+  std::string failure, label;
   bool oom = false;
   try {
     c10::AutoGradMode grad_mode(true);
@@ -426,9 +509,10 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
       if (s.workload == "bwd") {
         const int64_t t = T - 1;
         const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
-        at::Tensor out = step_forward(s.backend, in, in.q[t], t, mask);
+        attn::kern::FlashSharedBlocks shared;  // lives until the backward below is done
+        at::Tensor out = step_forward(s.backend, in, in.q[t], t, mask, &shared, &label);
         std::vector<at::Tensor> wrt{in.q[t]};
-        const int64_t blocks = s.backend == "floor" ? 1 : t + 1;
+        const int64_t blocks = is_floor(s.backend) ? 1 : t + 1;
         for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.k[m]);
         for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.v[m]);
         synchronize();
@@ -445,15 +529,18 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
       reset_peak();
       const double ms = time_ms([&] {
         const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
+        // One training step's shared singleton blocks (the flash backends; others ignore it).
+        attn::kern::FlashSharedBlocks shared;
         if (s.workload == "fwd") {
-          at::Tensor out = step_forward(s.backend, in, in.q[T - 1], T - 1, mask);
+          at::Tensor out = step_forward(s.backend, in, in.q[T - 1], T - 1, mask, &shared, &label);
           (void)out;
           return;
         }
         std::vector<at::Tensor> outs, wrt;
-        for (int64_t t = 0; t < T; ++t) outs.push_back(step_forward(s.backend, in, in.q[t], t, mask));
+        for (int64_t t = 0; t < T; ++t)
+          outs.push_back(step_forward(s.backend, in, in.q[t], t, mask, &shared, &label));
         for (int64_t t = 0; t < T; ++t) wrt.push_back(in.q[t]);
-        const int64_t blocks = s.backend == "floor" ? 1 : T;
+        const int64_t blocks = is_floor(s.backend) ? 1 : T;
         for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.k[m]);
         for (int64_t m = 0; m < blocks; ++m) wrt.push_back(in.v[m]);
         const auto grads = torch::autograd::grad(outs, wrt, in.g, std::nullopt, false, true);
@@ -497,6 +584,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
     return;
   }
   free_cached();
+  if (!label.empty()) state.SetLabel(label);
   const double flops = workload_flops(s.workload, s.backend, B, H, L, D, T);
   const double tflops = iters > 0 && total_ms > 0 ? flops * double(iters) / (total_ms * 1e-3) / 1e12 : 0.0;
   state.counters["TFLOPS"] = tflops;

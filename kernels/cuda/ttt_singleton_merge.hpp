@@ -60,8 +60,13 @@ struct MergeBwdParams {
   /// dq0 null: the singleton part alone; dq may be dq0 itself (read, then written, per element).
   const void* dq0 = nullptr;  Strides3 dq0_st;
   void* dq = nullptr;         Strides3 dq_st;
-  void* dk[kMaxSingletons] = {};  Strides3 dk_st[kMaxSingletons];  ///< null: not written
+  /// Block m + 1's gradients, [B, Hkv, L, D] of element type `elem`; null: not written.
+  void* dk[kMaxSingletons] = {};  Strides3 dk_st[kMaxSingletons];
   void* dv[kMaxSingletons] = {};  Strides3 dv_st[kMaxSingletons];
+  /// false: dk[m], dv[m] are overwritten (rows past the valid ones get 0); true: this launch's
+  /// contribution is added to what they hold (fp32 sum, rounded once; invalid rows untouched),
+  /// so the steps of a training step can accumulate into one buffer per block.
+  bool accumulate[kMaxSingletons] = {};
 };
 
 /// Launch on `stream` (a cudaStream_t). Returns a cudaError_t value (0 = success).

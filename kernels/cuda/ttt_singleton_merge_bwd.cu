@@ -5,12 +5,31 @@
 //   delta = g_i . out_i,  pi_m = exp(s q_i.k_m,i - lse_i),  dc_m = pi_m (g_i . v_m,i - delta),
 //   dq_i  = dq0_i + s sum_m dc_m k_m,i        (summed in fp32, rounded once)
 //   dk_m,i = s sum_h dc_m q_i,   dv_m,i = sum_h pi_m g_i   (input dtype)
-// A launch computes dq and every block, or one block's dk and dv alone (MergeBwdParams::block).
+// A launch computes dq and every block in one pass over q, grad_out, out and lse (the training
+// path: each block's dk, dv written or added into its buffer, MergeBwdParams::accumulate), or
+// one block's dk and dv alone (MergeBwdParams::block).
+//
+// Contract of merge_bwd_kernel:
+//   grid  = ceil(B Hkv L / kWarpsPerBlock) blocks of kWarpsPerBlock warps (B Hkv L <= 2^31 - 1
+//           warps' worth: 64 heads x 32768 rows is 2^21); warp w of block x owns kv row
+//           r = x kWarpsPerBlock + w = (b Hkv + hk) L + i and returns at once when r >= B Hkv L.
+//   reads  q, g, out rows (b, h, i) of the G heads h = hk G .. hk G + G - 1, lse[b, h, i],
+//          k_m, v_m rows (b, hk, i), dq0 rows (b, h, i), and (accumulate) dk_m, dv_m rows
+//          (b, hk, i); all through 64-bit element offsets b st.b + h st.h + i st.l + d.
+//   writes dq rows (b, h, i) of its G heads and dk_m, dv_m rows (b, hk, i): no element is
+//          written by two warps, and each thread reads an element of dq0 / dk_m / dv_m before
+//          it writes the same element, so dq may alias dq0 and accumulation is in place.
+//   shared s_pi / s_dc[warp][g][m]: written by lane 0 of warp `warp` only, read by that
+//          warp's lanes after __syncwarp(); early returns are warp-uniform (r and the row's
+//          validity are per warp), so every __shfl_xor_sync / __syncwarp sees 32 lanes.
 #include "kernels/cuda/ttt_elem.cuh"
 #include "kernels/cuda/ttt_singleton_merge.hpp"
 
 namespace attn::kern::cuda {
 namespace {
+
+// Passed by value as the kernel's parameter: within the 4 KiB every architecture accepts.
+static_assert(sizeof(MergeBwdParams) <= 4096, "MergeBwdParams exceeds the kernel parameter limit");
 
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
@@ -46,11 +65,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
     float zero[kPerLane] = {};
     if (p.dq)
       for (int64_t g = 0; g < G; ++g) write_dq(hk * G + g, zero);
-    for (int m = m_begin; m < m_end; ++m)
+    for (int m = m_begin; m < m_end; ++m) {
+      if (p.accumulate[m]) continue;  // an invalid row adds nothing
       for (int64_t d = lane; d < s.D; d += 32) {
         if (p.dk[m]) store(row_ptr(static_cast<T*>(p.dk[m]), p.dk_st[m], b, hk, i) + d, 0.f);
         if (p.dv[m]) store(row_ptr(static_cast<T*>(p.dv[m]), p.dv_st[m], b, hk, i) + d, 0.f);
       }
+    }
     return;
   }
 
@@ -116,12 +137,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) merge_bwd_kernel(const Me
     }
     T* dk_row = p.dk[m] ? row_ptr(static_cast<T*>(p.dk[m]), p.dk_st[m], b, hk, i) : nullptr;
     T* dv_row = p.dv[m] ? row_ptr(static_cast<T*>(p.dv[m]), p.dv_st[m], b, hk, i) : nullptr;
+    const bool acc = p.accumulate[m];
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       const int64_t d = lane + 32 * j;
       if (d < s.D) {
-        if (dk_row) store(dk_row + d, p.scale * dk[j]);
-        if (dv_row) store(dv_row + d, dv[j]);
+        // Accumulating: this thread reads the element it then writes (no other warp owns it).
+        // __fmul_rn / __fadd_rn are never contracted into an FMA, so the value written is the
+        // rounded contribution of overwrite mode (bit for bit) plus the old value, rounded:
+        // in f32 exactly what autograd's old + new gives for the same contributions.
+        const float dk_m = __fmul_rn(p.scale, dk[j]);
+        if (dk_row) store(dk_row + d, acc ? __fadd_rn(load(dk_row + d), dk_m) : dk_m);
+        if (dv_row) store(dv_row + d, acc ? __fadd_rn(load(dv_row + d), dv[j]) : dv[j]);
       }
     }
   }
@@ -132,6 +159,7 @@ int launch(const MergeBwdParams& p, cudaStream_t stream) {
   const int64_t rows = p.shape.B * p.shape.Hkv * p.shape.L;
   if (rows == 0) return 0;
   const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  if (blocks > int64_t(0x7fffffff)) return int(cudaErrorInvalidConfiguration);  // grid.x limit
   merge_bwd_kernel<T><<<unsigned(blocks), kWarpsPerBlock * 32, 0, stream>>>(p);
   return int(cudaGetLastError());
 }

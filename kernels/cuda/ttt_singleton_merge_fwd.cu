@@ -2,11 +2,21 @@
 //   c_m = s q_i . k_m,i (m = 1..t),  lse = log(exp(lse0) + sum_m exp(c_m)),
 //   out = exp(lse0 - lse) out0 + sum_m exp(c_m - lse) v_m,i   (written in the input dtype);
 // invalid rows get out = 0, lse = 0. One warp per row; lane l holds channels l, l + 32, ...
+//
+// Contract of merge_fwd_kernel: grid = ceil(B H L / kWarpsPerBlock) blocks of kWarpsPerBlock
+// warps; warp w of block x owns row r = x kWarpsPerBlock + w = (b H + h) L + i (returns when
+// r >= B H L) and is the only writer of out row (b, h, i) and lse[r] (lse contiguous [B, H, L]);
+// it reads q (b, h, i), lse0, out0 (b, h, i) and k_m, v_m rows (b, h / G, i), with 64-bit
+// element offsets from the strides. out may alias out0: each lane reads element d of out0
+// before writing element d of out. Early returns are warp-uniform (one row per warp).
 #include "kernels/cuda/ttt_elem.cuh"
 #include "kernels/cuda/ttt_singleton_merge.hpp"
 
 namespace attn::kern::cuda {
 namespace {
+
+// Passed by value as the kernel's parameter: within the 4 KiB every architecture accepts.
+static_assert(sizeof(MergeFwdParams) <= 4096, "MergeFwdParams exceeds the kernel parameter limit");
 
 using detail::kPerLane;
 using detail::kWarpsPerBlock;
@@ -83,6 +93,7 @@ int launch(const MergeFwdParams& p, cudaStream_t stream) {
   const int64_t rows = p.shape.B * p.shape.H * p.shape.L;
   if (rows == 0) return 0;
   const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  if (blocks > int64_t(0x7fffffff)) return int(cudaErrorInvalidConfiguration);  // grid.x limit
   merge_fwd_kernel<T><<<unsigned(blocks), kWarpsPerBlock * 32, 0, stream>>>(p);
   return int(cudaGetLastError());
 }

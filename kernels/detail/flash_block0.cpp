@@ -4,6 +4,13 @@
 #include <limits>
 #include <numeric>
 
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#if ATTN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
 #include "kernels/detail/ttt_rows.hpp"
 
 namespace attn::kern::detail {
@@ -287,7 +294,160 @@ Block0Grads varlen_backward(const Block0Forward& f, const at::Tensor& q, const a
   return r;
 }
 
+
+// ---- cuDNN (dense, causal over the full L) ----
+
+/// Last dimension contiguous, as cuDNN needs (the other strides are free), or a copy.
+at::Tensor last_dim_contiguous(const at::Tensor& x) { return x.stride(-1) == 1 ? x : x.contiguous(); }
+
+/// `x` with exactly these strides (every dimension compared, size-1 ones too): `x` itself when
+/// it has them, otherwise a copy laid out so.
+at::Tensor with_strides(const at::Tensor& x, const std::vector<int64_t>& strides) {
+  if (x.strides().vec() == strides) return x;
+  at::Tensor y = at::empty_strided(x.sizes(), strides, x.options());
+  y.copy_(x);
+  return y;
+}
+
+Block0Forward cudnn_forward(const at::Tensor& q_in, const at::Tensor& k0_in, const at::Tensor& v0_in,
+                            const std::vector<int64_t>& rows, double scale) {
+  const int64_t B = q_in.size(0), H = q_in.size(1), L = q_in.size(2);
+  const at::Tensor q = last_dim_contiguous(q_in), k0 = last_dim_contiguous(k0_in),
+                   v0 = last_dim_contiguous(v0_in);
+  Block0Forward f;
+  f.kernel = Block0Kernel::cuda_cudnn_dense;
+  f.rows = rows;
+  // Causal over the full L: exact on valid rows (see the header). GQA is native (k0, v0 with
+  // Hkv heads; the backward sums dk, dv over each group). The output takes q's layout.
+  auto res = at::_scaled_dot_product_cudnn_attention(
+      q, k0, v0, /*attn_bias=*/std::nullopt, /*compute_log_sumexp=*/true, /*dropout_p=*/0.0,
+      /*is_causal=*/true, /*return_debug_mask=*/false, std::optional<double>(scale));
+  f.out0 = std::get<0>(res);
+  f.lse_raw = std::get<1>(res);
+  f.rng_state = std::get<6>(res);  // philox seed and offset (unused with dropout 0)
+  f.unused = std::get<7>(res);
+  const at::Tensor& raw = f.lse_raw;
+  if (raw.dim() == 4 && raw.size(0) == B && raw.size(1) == H && raw.size(2) == L && raw.size(3) == 1) {
+    f.lse_layout = "[B, H, L, 1]";
+    f.lse0 = raw.select(3, 0);
+  } else if (raw.dim() == 3 && raw.size(0) == B && raw.size(1) == H && raw.size(2) == L) {
+    f.lse_layout = "[B, H, L]";
+    f.lse0 = raw;
+  } else {
+    TORCH_CHECK(false, "cuDNN attention returned its LSE with shape ", raw.sizes(),
+                "; expected [B, H, L, 1] = [", B, ", ", H, ", ", L, ", 1]");
+  }
+  TORCH_CHECK(raw.scalar_type() == at::kFloat, "cuDNN attention returned its LSE in ",
+              raw.scalar_type(), "; expected fp32");
+  f.max_q = L;
+  return f;
+}
+
+Block0Grads cudnn_backward_fixed_layout(const Block0Forward& f, const at::Tensor& q_in,
+                                        const at::Tensor& k0_in, const at::Tensor& v0_in,
+                                        const at::Tensor& g, const at::Tensor& out,
+                                        const at::Tensor& lse4, double scale) {
+  const int64_t L = q_in.size(2);
+  const at::Tensor q = last_dim_contiguous(q_in), k0 = last_dim_contiguous(k0_in),
+                   v0 = last_dim_contiguous(v0_in);
+  // The forward's philox tensors (dropout 0: never read, but the op takes tensors).
+  const at::Tensor seed = f.rng_state.defined() ? f.rng_state : at::zeros({}, q.options().dtype(at::kLong));
+  const at::Tensor offset = f.unused.defined() ? f.unused : at::zeros({}, q.options().dtype(at::kLong));
+  Block0Grads r;
+  std::tie(r.dq, r.dk, r.dv) = at::_scaled_dot_product_cudnn_attention_backward(
+      g, q, k0, v0, out, lse4, seed, offset, /*attn_bias=*/at::Tensor(), /*cum_seq_q=*/at::Tensor(),
+      /*cum_seq_k=*/at::Tensor(), /*max_q=*/L, /*max_k=*/L, /*dropout_p=*/0.0, /*is_causal=*/true,
+      std::optional<double>(scale));
+  return r;
+}
+
+Block0Grads cudnn_backward(const Block0Forward& f, const at::Tensor& q, const at::Tensor& k0,
+                           const at::Tensor& v0, const at::Tensor& g, const at::Tensor& out,
+                           const at::Tensor& lse, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), D = q.size(3);
+  // THE LAYOUT TRAP (see cudnn_backward_out_strides in the header): PyTorch's cuDNN backward
+  // caches its graph by q, k, v alone, yet the graph holds the strides of out, grad_out and
+  // the LSE it was built with. Passing them in whatever layout the caller has would make a
+  // later call with another layout (same q, k, v) run the cached graph over misread memory:
+  // wrong gradients, no error. So they always go in in one fixed layout, copied only when
+  // they are not in it already.
+  const std::vector<int64_t> out_strides = cudnn_backward_out_strides(B, H, L, D);
+  const at::Tensor out_c = with_strides(out.to(q.scalar_type()), out_strides);
+  const at::Tensor g_c = with_strides(g.to(q.scalar_type()), out_strides);
+  const at::Tensor lse_c =
+      with_strides(lse.to(at::kFloat).unsqueeze(-1), cudnn_backward_lse_strides(B, H, L));
+  return cudnn_backward_fixed_layout(f, q, k0, v0, g_c, out_c, lse_c, scale);
+}
+
 }  // namespace
+
+std::vector<int64_t> cudnn_backward_out_strides(int64_t B, int64_t H, int64_t L, int64_t D) {
+  (void)B;
+  return {L * H * D, D, H * D, 1};
+}
+
+std::vector<int64_t> cudnn_backward_lse_strides(int64_t B, int64_t H, int64_t L) {
+  (void)B;
+  return {H * L, L, 1, 1};
+}
+
+Block0Grads cudnn_block0_backward_as_given(const Block0Forward& f, const at::Tensor& q,
+                                           const at::Tensor& k0, const at::Tensor& v0,
+                                           const at::Tensor& g, const at::Tensor& out,
+                                           const at::Tensor& lse4, double scale) {
+  TORCH_CHECK(f.kernel == Block0Kernel::cuda_cudnn_dense,
+              "cudnn_block0_backward_as_given: the forward ran ", to_string(f.kernel));
+  return cudnn_backward_fixed_layout(f, q, k0, v0, g, out, lse4, scale);
+}
+
+bool cudnn_block0_available(const at::Device& device, at::ScalarType dtype, int64_t B, int64_t H,
+                            int64_t L, int64_t D, std::string* why) {
+  auto no = [why](const std::string& reason) {
+    if (why) *why = reason;
+    return false;
+  };
+#if ATTN_WITH_CUDA
+  try {
+    if (!device.is_cuda()) return no("tensors are not on a CUDA device");
+    if (dtype != at::kBFloat16 && dtype != at::kHalf)
+      return no(std::string("dtype ") + c10::toString(dtype) + " (cuDNN attention takes bf16 and f16)");
+    const auto& hooks = at::detail::getCUDAHooks();
+    if (!hooks.hasCUDA() || !at::cuda::is_available()) return no("no CUDA device in this process");
+    if (!hooks.hasCuDNN()) return no("this PyTorch has no cuDNN");
+    const long version = hooks.versionRuntimeCuDNN();
+    if (version < 90000) return no("cuDNN " + std::to_string(version) + " at run time is older than 9.0");
+    const c10::DeviceIndex index = device.has_index() ? device.index() : c10::cuda::current_device();
+    const cudaDeviceProp* props = at::cuda::getDeviceProperties(index);
+    const int cc = props->major * 10 + props->minor;
+    if (cc < 80 || cc > 121)
+      return no("compute capability " + std::to_string(props->major) + "." +
+                std::to_string(props->minor) + " is outside 8.0 .. 12.1");
+    const int64_t max_d = (props->major == 9 && props->minor == 0 && version >= 91000) ? 256 : 128;
+    if (D % 8 != 0 || D > max_d)
+      return no("head_dim " + std::to_string(D) + " (cuDNN attention: a multiple of 8 up to " +
+                std::to_string(max_d) + " here)");
+    if (L < 2) return no("sequence length below 2");
+    if (B > 65535 || H > 65535) return no("batch or heads above 65535");
+    const auto& ctx = at::globalContext();
+    if (!ctx.userEnabledCuDNN()) return no("cuDNN is disabled (torch.backends.cudnn.enabled = False)");
+    if (!ctx.userEnabledCuDNNSDP())
+      return no("cuDNN attention is disabled (torch.backends.cuda.enable_cudnn_sdp(False))");
+    if (ctx.deterministicAlgorithms() && !ctx.deterministicAlgorithmsWarnOnly())
+      return no("deterministic algorithms are requested; the cuDNN attention backward is not deterministic");
+    return true;
+  } catch (const std::exception& e) {
+    return no(std::string("cannot query the device: ") + e.what());
+  }
+#else
+  (void)device, (void)dtype, (void)B, (void)H, (void)L, (void)D;
+  return no("built without ATTN_WITH_CUDA");
+#endif
+}
+
+bool cudnn_block0_available(const at::Tensor& q, std::string* why) {
+  return cudnn_block0_available(q.device(), q.scalar_type(), q.size(0), q.size(1), q.size(2),
+                                q.size(3), why);
+}
 
 std::string to_string(Block0Kernel k) {
   switch (k) {
@@ -296,6 +456,7 @@ std::string to_string(Block0Kernel k) {
     case Block0Kernel::composed: return "composed";
     case Block0Kernel::cuda_flash_dense: return "cuda-flash-dense";
     case Block0Kernel::cuda_flash_varlen: return "cuda-flash-varlen";
+    case Block0Kernel::cuda_cudnn_dense: return "cuda-cudnn-dense";
   }
   return "?";
 }
@@ -313,6 +474,11 @@ Block0Kernel choose_block0(const at::Tensor& q, const std::vector<int64_t>& vali
                                                                  : Block0Kernel::cpu_flash;
   const at::ScalarType t = q.scalar_type();
   if (L < 2 || (t != at::kBFloat16 && t != at::kHalf)) return Block0Kernel::composed;
+  if (preference == Block0Preference::cudnn || preference == Block0Preference::automatic) {
+    std::string why;
+    if (cudnn_block0_available(q, &why)) return Block0Kernel::cuda_cudnn_dense;
+    TORCH_CHECK(preference != Block0Preference::cudnn, "flash: the cuDNN block-0 kernel is not available: ", why);
+  }
   return varlen ? Block0Kernel::cuda_flash_varlen : Block0Kernel::cuda_flash_dense;
 }
 
@@ -323,6 +489,7 @@ Block0Forward block0_forward(Block0Kernel kernel, const at::Tensor& q, const at:
     case Block0Kernel::cpu_flash: f = cpu_flash_forward(q, k0, v0, scale); break;
     case Block0Kernel::composed: f = composed_forward(q, k0, v0, scale); break;
     case Block0Kernel::cuda_flash_dense: f = cuda_dense_forward(q, k0, v0, rows, scale); break;
+    case Block0Kernel::cuda_cudnn_dense: f = cudnn_forward(q, k0, v0, rows, scale); break;
     case Block0Kernel::cpu_flash_varlen:
     case Block0Kernel::cuda_flash_varlen: f = varlen_forward(kernel, q, k0, v0, rows, scale); break;
   }
@@ -337,6 +504,7 @@ Block0Grads block0_backward(const Block0Forward& f, const at::Tensor& q, const a
     case Block0Kernel::cpu_flash: return cpu_flash_backward(q, k0, v0, g, out, lse, scale);
     case Block0Kernel::composed: return composed_backward(q, k0, v0, g, out, lse, scale);
     case Block0Kernel::cuda_flash_dense: return cuda_dense_backward(f, q, k0, v0, g, out, lse, scale);
+    case Block0Kernel::cuda_cudnn_dense: return cudnn_backward(f, q, k0, v0, g, out, lse, scale);
     case Block0Kernel::cpu_flash_varlen:
     case Block0Kernel::cuda_flash_varlen: return varlen_backward(f, q, k0, v0, g, out, lse, scale);
   }

@@ -263,6 +263,53 @@ BlockGrads backward_block_fused(int64_t m, const at::Tensor& q_in, at::TensorLis
   return r;
 }
 
+at::Tensor backward_step_fused(const at::Tensor& q_in, at::TensorList k, at::TensorList v,
+                               const at::Tensor& g_in, const at::Tensor& out_in,
+                               const at::Tensor& lse_in, const std::vector<int64_t>& rows,
+                               double scale, const at::Tensor& dq0_in,
+                               const BlockGradBuffers& blocks) {
+  const int64_t t = int64_t(k.size()) - 1;
+  TORCH_CHECK(int64_t(blocks.dk.size()) == t && int64_t(blocks.dv.size()) == t &&
+                  int64_t(blocks.accumulate.size()) == t,
+              "merge_backward_step_fused: need ", t, " block buffers");
+  const at::Tensor q = rows_contiguous(q_in), g = rows_contiguous(g_in.to(q_in.scalar_type()));
+  const at::Tensor out = rows_contiguous(out_in.to(q_in.scalar_type()));
+  const at::Tensor lse = lse_in.to(at::kFloat).contiguous();
+  const at::Tensor dq = rows_contiguous(dq0_in.to(q_in.scalar_type()));
+  if (t == 0) return dq;
+  const at::Tensor rows_dev = rows_on_device(rows, q);
+  std::vector<at::Tensor> keep;
+  cuda::MergeBwdParams p = bwd_params(q, k, v, g, out, lse, rows_dev, scale, keep);
+  p.dq0 = dq.data_ptr();
+  p.dq0_st = strides_of(dq);
+  p.dq = dq.data_ptr();
+  p.dq_st = p.dq0_st;
+  auto check_buffer = [&](const at::Tensor& x, const at::Tensor& like, const char* what, int64_t m) {
+    TORCH_CHECK(x.sizes() == like.sizes() && x.scalar_type() == q.scalar_type() &&
+                    x.device() == q.device() && x.stride(-1) == 1,
+                "merge_backward_step_fused: ", what, " buffer of block ", m, " has shape ",
+                x.sizes(), ", dtype ", x.scalar_type(), ", last stride ", x.stride(-1),
+                "; expected ", like.sizes(), ", ", q.scalar_type(), ", 1");
+  };
+  for (int64_t m = 1; m <= t; ++m) {
+    const at::Tensor& dk = blocks.dk[size_t(m - 1)];
+    const at::Tensor& dv = blocks.dv[size_t(m - 1)];
+    if (dk.defined()) {
+      check_buffer(dk, k[size_t(m)], "dk", m);
+      p.dk[m - 1] = dk.data_ptr();
+      p.dk_st[m - 1] = strides_of(dk);
+    }
+    if (dv.defined()) {
+      check_buffer(dv, v[size_t(m)], "dv", m);
+      p.dv[m - 1] = dv.data_ptr();
+      p.dv_st[m - 1] = strides_of(dv);
+    }
+    p.accumulate[m - 1] = blocks.accumulate[size_t(m - 1)];
+  }
+  check(cuda::launch_merge_bwd(p, current_stream(q)), "ttt_singleton_merge_bwd (step)");
+  return dq;
+}
+
 #endif  // ATTN_WITH_CUDA
 
 void check_fused(MergeImpl impl, const MergeDefects& defects) {
@@ -323,6 +370,21 @@ at::Tensor merge_backward_dq(MergeImpl impl, const at::Tensor& q, at::TensorList
     return backward_dq_fused(q, k, v, g, out, lse, rows, scale, dq0);
 #endif
   return backward_dq_composed(q, k, v, g, out, lse, rows, scale, dq0, defects);
+}
+
+at::Tensor merge_backward_step_fused(const at::Tensor& q, at::TensorList k, at::TensorList v,
+                                     const at::Tensor& g, const at::Tensor& out,
+                                     const at::Tensor& lse, const std::vector<int64_t>& rows,
+                                     double scale, const at::Tensor& dq0,
+                                     const BlockGradBuffers& blocks) {
+  check_fused(MergeImpl::fused_cuda, {});
+#if ATTN_WITH_CUDA
+  return backward_step_fused(q, k, v, g, out, lse, rows, scale, dq0, blocks);
+#else
+  (void)q, (void)k, (void)v, (void)g, (void)out, (void)lse, (void)rows, (void)scale, (void)dq0,
+      (void)blocks;
+  return at::Tensor();
+#endif
 }
 
 BlockGrads merge_backward_block(MergeImpl impl, int64_t m, const at::Tensor& q, at::TensorList k,

@@ -70,6 +70,28 @@ BlockGrads merge_backward_block(MergeImpl impl, int64_t m, const at::Tensor& q, 
                                 const at::Tensor& lse, const std::vector<int64_t>& rows,
                                 double scale, const MergeDefects& defects = {});
 
+/// The gradient buffers of the singleton blocks for merge_backward_step (index m - 1 holds
+/// block m, m = 1..t). dk / dv undefined: the block is not wanted and not written. Otherwise
+/// [B, Hkv, L, D] in the input dtype with a contiguous last dimension (any other strides), and
+/// accumulate[m - 1] says whether the step's contribution overwrites the buffer (false: its old
+/// values are ignored, rows past the valid ones become 0) or is added to it (true: fp32 sum
+/// rounded once; invalid rows keep their values).
+struct BlockGradBuffers {
+  std::vector<at::Tensor> dk, dv;
+  std::vector<bool> accumulate;
+};
+
+/// The whole singleton backward of a step in ONE fused CUDA launch, one pass over q, g, out,
+/// lse and the blocks: returns dq as merge_backward_dq does (written into dq0's memory when it
+/// has a contiguous last dimension) and writes or adds every wanted block's dk_m, dv_m into
+/// `blocks`. MergeImpl::fused_cuda only (no defects); bit for bit the values of
+/// merge_backward_dq and merge_backward_block(fused_cuda) in overwrite mode.
+at::Tensor merge_backward_step_fused(const at::Tensor& q, at::TensorList k, at::TensorList v,
+                                     const at::Tensor& g, const at::Tensor& out,
+                                     const at::Tensor& lse, const std::vector<int64_t>& rows,
+                                     double scale, const at::Tensor& dq0,
+                                     const BlockGradBuffers& blocks);
+
 /// Whether the fused CUDA kernels can take this problem: a build with ATTN_WITH_CUDA, q on a
 /// CUDA device in bf16 / f16 / f32, D <= 256, t <= 16, H / Hkv <= 16. Otherwise `why` says
 /// which limit failed.

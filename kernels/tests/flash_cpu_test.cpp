@@ -306,6 +306,167 @@ TEST(FlashCpu, TrainingStepAccumulatesEveryStepsBlockGradients) {
     EXPECT_LE((all[size_t(t)] - per_step[size_t(t)][0]).abs().max().item<double>(), 1e-14) << "dq" << t;
 }
 
+// ---- FlashSharedBlocks: one node per singleton block for all steps of a training step ----
+
+/// T steps over shared cache blocks with fresh q_t, g_t (as the bench's train_step).
+struct TrainingSteps {
+  static constexpr int64_t T = 4;
+  TorchCase c;
+  Leaves x;
+  std::vector<at::Tensor> qs, gs;
+  explicit TrainingSteps(const CaseSpec& s) : c(to_device(make_case(s), at::kCPU)), x(c) {
+    for (int64_t t = 0; t < T; ++t) {
+      qs.push_back((c.q * (1.0 + 0.25 * double(t))).detach().requires_grad_(true));
+      gs.push_back(c.grad_out * (1.0 - 0.2 * double(t)));
+    }
+  }
+  std::vector<at::Tensor> k(int64_t t) const { return {x.k.begin(), x.k.begin() + t + 1}; }
+  std::vector<at::Tensor> v(int64_t t) const { return {x.v.begin(), x.v.begin() + t + 1}; }
+  /// The outputs of every step, through `shared` when given.
+  std::vector<at::Tensor> forward(FlashSharedBlocks* shared, std::string* variant = nullptr) const {
+    std::vector<at::Tensor> outs;
+    for (int64_t t = 0; t < T; ++t)
+      outs.push_back(FlashBackend::apply(qs[size_t(t)], k(t), v(t), c.valid_len_host, c.scale, {},
+                                         variant, shared)[0]);
+    return outs;
+  }
+  /// q_0..q_{T-1}, k_0..k_{T-1}, v_0..v_{T-1}.
+  std::vector<at::Tensor> all_inputs() const {
+    std::vector<at::Tensor> wrt(qs);
+    wrt.insert(wrt.end(), x.k.begin(), x.k.end());
+    wrt.insert(wrt.end(), x.v.begin(), x.v.end());
+    return wrt;
+  }
+};
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+TEST(FlashCpuShared, EachSingletonBlockHasOneNodeForAllSteps) {
+  const TrainingSteps s(spec(1, 4, 2, 20, 16, TrainingSteps::T - 1, {3}, data::DType::f64));
+  c10::AutoGradMode on(true);
+  FlashSharedBlocks shared;
+  const auto outs = s.forward(&shared);
+  EXPECT_EQ(shared.shared_blocks(), TrainingSteps::T - 1);
+  // Step t's node: edges q, k_0, v_0, x_1..x_t; x_m's node is the same in every step and has
+  // exactly two edges (k_m, v_m).
+  for (int64_t t = 1; t < TrainingSteps::T; ++t) {
+    const auto& edges = outs[size_t(t)].grad_fn()->next_edges();
+    ASSERT_EQ(edges.size(), size_t(3 + t));
+    for (int64_t m = 1; m <= t; ++m) {
+      const auto& fn = edges[size_t(2 + m)].function;
+      ASSERT_TRUE(fn);
+      EXPECT_EQ(fn.get(), outs[size_t(m)].grad_fn()->next_edges()[size_t(2 + m)].function.get())
+          << "block " << m << " of step " << t << " has a node of its own";
+      EXPECT_EQ(fn->next_edges().size(), 2u);
+    }
+  }
+}
+
+TEST(FlashCpuShared, TrainingStepGradientsEqualThePerStepGraphs) {
+  // The same training step with and without shared blocks: every gradient equal (the shared
+  // accumulators add the steps' contributions in the order the engine would).
+  for (const CaseSpec& cs : {spec(1, 4, 2, 20, 16, TrainingSteps::T - 1, {3}, data::DType::f64),
+                             spec(2, 4, 1, 24, 16, TrainingSteps::T - 1, {0, 9}, data::DType::bf16)}) {
+    const TrainingSteps s(cs);
+    c10::AutoGradMode on(true);
+    FlashSharedBlocks shared;
+    std::string variant;
+    const auto with = torch::autograd::grad(s.forward(&shared, &variant), s.all_inputs(), s.gs);
+    const auto without = torch::autograd::grad(s.forward(nullptr), s.all_inputs(), s.gs);
+    ASSERT_EQ(with.size(), without.size());
+    for (size_t i = 0; i < with.size(); ++i) {
+      EXPECT_TRUE(at::equal(with[i], without[i]))
+          << describe(cs) << " input " << i << " differs by " << max_abs_diff(with[i], without[i]);
+      EXPECT_GT(with[i].abs().max().item<double>(), 0.0) << "input " << i;
+    }
+    EXPECT_EQ(variant, "block0=cpu-flash (lse [B, H, L]); merge=composed");
+  }
+}
+
+TEST(FlashCpuShared, PartialAndRepeatedBackwardPassesOnARetainedGraph) {
+  // Graph tasks that need some blocks only, and several passes over one retained graph: each
+  // block's buffer belongs to one graph task, so passes never see each other's contributions.
+  const TrainingSteps s(spec(2, 4, 2, 20, 16, TrainingSteps::T - 1, {0, 4}, data::DType::f64));
+  c10::AutoGradMode on(true);
+  // The reference: each step's own graph (no sharing), gradients per step.
+  std::vector<std::vector<at::Tensor>> per_step;  // grads of (q_t, k_0..k_t, v_0..v_t)
+  for (int64_t t = 0; t < TrainingSteps::T; ++t) {
+    const auto k = s.k(t), v = s.v(t);
+    const auto r = FlashBackend::apply(s.qs[size_t(t)], k, v, s.c.valid_len_host, s.c.scale, {});
+    std::vector<at::Tensor> wrt{s.qs[size_t(t)]};
+    wrt.insert(wrt.end(), k.begin(), k.end());
+    wrt.insert(wrt.end(), v.begin(), v.end());
+    per_step.push_back(torch::autograd::grad({r[0]}, wrt, {s.gs[size_t(t)]}));
+  }
+  auto dk_sum = [&](int64_t m, int64_t first, int64_t last) {  // steps first..last
+    at::Tensor d = at::zeros_like(s.x.k[size_t(m)]);
+    for (int64_t t = std::max(m, first); t <= last; ++t) d += per_step[size_t(t)][size_t(1 + m)];
+    return d;
+  };
+  FlashSharedBlocks shared;
+  const auto outs = s.forward(&shared);
+  const int64_t T = TrainingSteps::T;
+  // 1. Block 2's key alone, over all steps.
+  const auto only_k2 = torch::autograd::grad(outs, {s.x.k[2]}, s.gs, /*retain_graph=*/true);
+  EXPECT_LE(max_abs_diff(only_k2[0], dk_sum(2, 0, T - 1)), 1e-13);
+  // 2. q alone (no block is needed: the steps skip them).
+  const auto only_q = torch::autograd::grad(outs, {s.qs[3]}, s.gs, /*retain_graph=*/true);
+  EXPECT_LE(max_abs_diff(only_q[0], per_step[3][0]), 1e-14);
+  // 3. One step's output alone: block 1 gets step 2's contribution only.
+  const auto step2 = torch::autograd::grad({outs[2]}, {s.x.k[1], s.x.v[1]}, {s.gs[2]}, true);
+  EXPECT_LE(max_abs_diff(step2[0], per_step[2][2]), 1e-14);
+  EXPECT_LE(max_abs_diff(step2[1], per_step[2][2 + 2 + 1]), 1e-14);
+  // 4. Everything, twice: the same sums each time.
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto all = torch::autograd::grad(outs, s.all_inputs(), s.gs, /*retain_graph=*/true);
+    for (int64_t m = 0; m < T; ++m)
+      EXPECT_LE(max_abs_diff(all[size_t(T + m)], dk_sum(m, 0, T - 1)), 1e-13) << "pass " << pass << " dk" << m;
+    for (int64_t t = 0; t < T; ++t)
+      EXPECT_LE(max_abs_diff(all[size_t(t)], per_step[size_t(t)][0]), 1e-14) << "pass " << pass << " dq" << t;
+  }
+  // 5. .backward() into .grad (AccumulateGrad) over the steps 1 and 3 only.
+  for (const at::Tensor& k : s.x.k) k.mutable_grad() = at::Tensor();
+  torch::autograd::backward({outs[1], outs[3]}, {s.gs[1], s.gs[3]}, /*retain_graph=*/true);
+  EXPECT_LE(max_abs_diff(s.x.k[1].grad(), per_step[1][2] + per_step[3][2]), 1e-13);
+  EXPECT_LE(max_abs_diff(s.x.k[3].grad(), per_step[3][4]), 1e-13);
+  EXPECT_LE(max_abs_diff(s.x.k[2].grad(), per_step[3][3]), 1e-13);
+}
+
+TEST(FlashCpuShared, AnotherTensorForARegisteredBlockIsAnError) {
+  const TrainingSteps s(spec(1, 2, 1, 12, 8, 2, {}, data::DType::f64));
+  c10::AutoGradMode on(true);
+  {
+    FlashSharedBlocks shared;
+    FlashBackend::apply(s.qs[1], s.k(1), s.v(1), s.c.valid_len_host, s.c.scale, {}, nullptr, &shared);
+    std::vector<at::Tensor> k = s.k(2);
+    k[1] = k[1].clone();  // equal values, another tensor
+    EXPECT_THROW(FlashBackend::apply(s.qs[2], k, s.v(2), s.c.valid_len_host, s.c.scale, {}, nullptr, &shared),
+                 c10::Error);
+  }
+  {
+    FlashSharedBlocks shared;
+    const at::Tensor k1 = s.x.k[1].detach().clone().requires_grad_(true);
+    std::vector<at::Tensor> k = s.k(2);
+    k[1] = k1;
+    FlashBackend::apply(s.qs[1], {k[0], k1}, s.v(1), s.c.valid_len_host, s.c.scale, {}, nullptr, &shared);
+    {
+      c10::NoGradGuard no_grad;
+      k1.mul_(2.0);  // modified in place between the steps
+    }
+    EXPECT_THROW(FlashBackend::apply(s.qs[2], k, s.v(2), s.c.valid_len_host, s.c.scale, {}, nullptr, &shared),
+                 c10::Error);
+  }
+  {
+    // Without a graph (no_grad) nothing is shared or registered.
+    c10::NoGradGuard no_grad;
+    FlashSharedBlocks shared;
+    FlashBackend::apply(s.qs[2], s.k(2), s.v(2), s.c.valid_len_host, s.c.scale, {}, nullptr, &shared);
+    EXPECT_EQ(shared.shared_blocks(), 0);
+  }
+}
+
 TEST(FlashCpu, ProjectionLayoutGivesTheSameResults) {
   // q, k, v and grad_out as [B, L, heads, D] storage viewed as [B, heads, L, D] (what a
   // projection followed by transpose(1, 2) gives): the same values as contiguous inputs.

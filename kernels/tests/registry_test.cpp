@@ -19,7 +19,7 @@ data::CaseConfig config(int64_t D, data::DType dtype, int64_t H = 8, int64_t Hkv
 TEST(Registry, ListsTheBackendsInAStableOrder) {
   std::vector<std::string> names;
   for (const auto& b : all_backends()) names.push_back(b->name());
-  EXPECT_EQ(names, (std::vector<std::string>{"sdpa", "flash", "math-fp64", "math-fp32"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"sdpa", "flash", "flash-fa2", "math-fp64", "math-fp32"}));
   EXPECT_EQ(find_backend("flash")->invalid_rows(), InvalidRows::zeros);
   EXPECT_EQ(find_backend("sdpa")->invalid_rows(), InvalidRows::unspecified);
   EXPECT_EQ(find_backend("math-fp64")->invalid_rows(), InvalidRows::zeros);
@@ -30,7 +30,7 @@ TEST(Registry, UnknownBackendNamesTheKnownOnes) {
     find_backend("flex-nope");
     FAIL() << "no exception";
   } catch (const data::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("sdpa, flash, math-fp64, math-fp32"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("sdpa, flash, flash-fa2, math-fp64, math-fp32"), std::string::npos)
         << e.what();
   }
 }
