@@ -24,8 +24,9 @@ void Progress::update(int64_t done, int64_t total) {
     std::fprintf(stderr, "\r%s: %lld/%lld (%d%%) %.1f s", label_.c_str(), (long long)done,
                  (long long)total, pct, secs);
     std::fflush(stderr);
-  } else if (pct / 10 > last_decile_) {
+  } else if (pct / 10 > last_decile_ || now - last_draw_ >= std::chrono::seconds(30)) {
     last_decile_ = pct / 10;
+    last_draw_ = now;
     std::fprintf(stderr, "%s: %lld/%lld (%d%%) %.1f s\n", label_.c_str(), (long long)done,
                  (long long)total, pct, secs);
   }

@@ -1,5 +1,6 @@
-// Progress lines on stderr for long work: redrawn in place on a terminal, one line per 10 %
-// otherwise (logs stay short). Silent when quiet.
+// Progress lines on stderr for long work: redrawn in place on a terminal; otherwise one line
+// per 10 % and at least one every 30 s (logs stay short, and a slow run still shows it moves).
+// Silent when quiet.
 #pragma once
 
 #include <chrono>
