@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records the committed fixtures (datasets/fixtures/*.h5, bundles) on a CUDA machine: small
-# generated cases with the outputs of sdpa and flash (C++ backends) and flex
+# generated cases with the outputs of sdpa, flash (cuDNN block 0) and flash-fa2 (C++ backends) and flex
 # (kernels/flex/flex_adapter.py) recorded on the GPU in bf16, packed into one file each. CI
 # re-judges them on the CPU against the fp64 reference.
 # Usage: scripts/record_fixtures.sh BUILD_DIR OUT_DIR
@@ -15,7 +15,7 @@ record() {  # NAME GENERATE-OPTIONS...
   local folder=$out/$name file=$out/$name.h5
   rm -rf "$folder" "$file"
   "$bin" generate -o "$folder" -q "$@"
-  "$bin" run "$folder" --backend sdpa,flash --device cuda -q
+  "$bin" run "$folder" --backend sdpa,flash,flash-fa2 --device cuda -q
   if ! "$python" "$root/kernels/flex/flex_adapter.py" record "$folder" --device cuda >"$out/$name.flex.log" 2>&1; then
     echo "$name: flex failed:"; grep -v '^ ' "$out/$name.flex.log" | tail -8
   fi

@@ -1,5 +1,8 @@
 // attn-harness run CASE --backend NAME: run backends over a case and record each one's outputs as
 // CASE/outputs/<producer>.h5 with provenance and the input hash.
+#include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -14,8 +17,47 @@
 #include "datasets/atomic_output.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/run_stability.hpp"
+#include "reports/error_budgets.hpp"
+#include "reports/gate_profile.hpp"
 
 namespace attn::cli {
+namespace {
+
+/// How much of the room between a backend's observed error and its error budget (the default
+/// profile's budgets file) the run-to-run spread takes, over its tensors; "" without budgets.
+std::string budget_room_line(const kern::StabilityReport& st, const at::Device& device) {
+  const std::string key = st.backend + "/" + (device.is_cpu() ? "cpu" : "cuda");
+  std::shared_ptr<const report::ErrorBudgets> budgets;
+  try {
+    budgets = report::find_profile("bf16").budgets;
+  } catch (const std::exception&) {
+    return "";
+  }
+  if (!budgets) return "";
+  if (!budgets->has(key) || !budgets->observed.count(key))
+    return "  no error budget for " + key + " in " + budgets->source + "\n";
+  double worst = -1;
+  std::string where;
+  for (const auto& t : st.tensors) {
+    std::string kind = t.name;
+    while (!kind.empty() && std::isdigit(static_cast<unsigned char>(kind.back()))) kind.pop_back();
+    const auto budget = budgets->find(key, kind);
+    const auto& obs = budgets->observed.at(key);
+    if (!budget || !obs.count(kind) || !(t.max_abs > 0)) continue;
+    const double room = *budget - obs.at(kind);
+    const double share = room > 0 ? (t.max_spread / t.max_abs) / room : INFINITY;
+    if (!(share <= worst)) worst = share, where = t.name;
+  }
+  if (where.empty()) return "";
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "  budget %s: the spread takes at most %.3g %% of the room between the largest "
+                "calibrated error and the budget (%s)\n",
+                key.c_str(), 100 * worst, where.c_str());
+  return line;
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
@@ -85,7 +127,7 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
       if (o->repeat >= 2) {
         const kern::StabilityReport st = kern::measure_stability(*b, on_device, o->repeat, &outputs);
         stability.push_back(kern::stability_json(st));
-        std::cout << kern::format_stability_text(st);
+        std::cout << kern::format_stability_text(st) << budget_room_line(st, device);
       } else {
         outputs = b->run(on_device);
       }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Writes the error budgets of the default gate profile (reports/profiles/bf16.budgets.json) for
+# one device kind, then checks them on held-out seeds. docs/gate.md explains the budgets and
+# when to run this.
+#
+#   cpu:  flash and sdpa run in-process on the CPU.
+#   cuda: flash (cuDNN block 0), flash-fa2 and sdpa run in-process on the GPU; flex is recorded by
+#         kernels/flex/flex_adapter.py into the saved cases and calibrated from them.
+#
+# Usage: scripts/calibrate_budgets.sh BUILD_DIR OUT_DIR cpu|cuda
+# Environment: SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100),
+#   FLEX_HELDOUT_SEEDS (default 25), HEADROOM (default 4), SEQ (default 128),
+#   BUDGETS (the file written, default reports/profiles/bf16.budgets.json), FLEX (cuda: 0 skips
+#   flex, default 1).
+# Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$1
+out=$2
+device=$3
+bin=$build/attn-harness
+python=${ATTN_PYTHON:-python3}
+seeds=${SEEDS:-10}
+heldout=${HELDOUT_SEEDS:-100}
+flex_heldout=${FLEX_HELDOUT_SEEDS:-25}
+headroom=${HEADROOM:-4}
+seq=${SEQ:-128}
+budgets=${BUDGETS:-$root/reports/profiles/bf16.budgets.json}
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rc=0
+step() {  # NAME COMMAND...: runs it, stdout to OUT/NAME.txt, and prints its time and exit code
+  local name=$1; shift
+  local t0; t0=$(date +%s%N)
+  "$@" >"$out/$name.txt" 2>"$out/$name.err"
+  local r=$?
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '%-20s rc=%d  %d.%d s\n' "$name" "$r" $((ms / 1000)) $((ms % 1000 / 100)) >&2
+  return $r
+}
+case $device in
+  cpu) backends=flash,sdpa ;;
+  cuda) backends=flash,flash-fa2,sdpa ;;
+  *) echo "device must be cpu or cuda, found '$device'" >&2; exit 2 ;;
+esac
+common=(--device "$device" --seq "$seq" --profile bf16 --baseline sdpa)
+
+# 1. Budgets from seeds 0 .. SEEDS-1 (every preset, t 0/3/6, grad_out scales 1 and 1e-3), with
+#    the mutants' margins on the same cases.
+step calibrate "$bin" calibrate "${common[@]}" --backends "$backends" --seeds "$seeds" --mutants \
+  --headroom "$headroom" --write-budgets "$budgets" --json "$out/calibrate.json" || rc=1
+cp "$budgets" "$out/"
+
+# 2. Held-out seeds (1000 ..) judged under the budgets just written: no false alarm expected.
+#    In chunks of 25 seeds, each with its own JSON (a run cut short keeps what it finished).
+for ((base = 1000; base < 1000 + heldout; base += 25)); do
+  n=$(( heldout - (base - 1000) < 25 ? heldout - (base - 1000) : 25 ))
+  step "heldout_$base" "$bin" calibrate "${common[@]}" --backends "$backends" --seed-base "$base" \
+    --seeds "$n" --json "$out/heldout_$base.json" || rc=1
+done
+
+if [ "$device" = cuda ] && [ "${FLEX:-1}" = 1 ]; then
+  # 3. flex: generated cases are saved with the baseline's outputs (calibration seeds 0 .., held-out
+  #    seeds 2000 ..), flex records into all of them in one process (each shape compiles once),
+  #    and calibrate judges the recorded outputs.
+  step flex_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "$seeds" \
+    --save-cases "$work/flex" -q
+  step flex_heldout_cases "$bin" calibrate "${common[@]}" --backends sdpa --seed-base 2000 \
+    --seeds "$flex_heldout" --save-cases "$work/flexh" -q
+  step flex_record "$python" "$root/kernels/flex/flex_adapter.py" record "$work"/flex/* \
+    "$work"/flexh/* --device cuda
+  step flex_calibrate "$bin" calibrate --cases "$work"/flex/* --backends flex --baseline sdpa \
+    --headroom "$headroom" --write-budgets "$budgets" --json "$out/flex_calibrate.json" || rc=1
+  cp "$budgets" "$out/"
+  step flex_heldout "$bin" calibrate --cases "$work"/flexh/* --backends flex --baseline sdpa \
+    --json "$out/flex_heldout.json" || rc=1
+fi
+exit $rc
