@@ -9,9 +9,10 @@
 #
 # Usage: scripts/calibrate_budgets.sh BUILD_DIR OUT_DIR cpu|cuda
 # Environment: SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100),
-#   FLEX_HELDOUT_SEEDS (default 25), HEADROOM (default 4), SEQ (default 128),
-#   BUDGETS (the file written, default reports/profiles/bf16.budgets.json), FLEX (cuda: 0 skips
-#   flex, default 1).
+#   FLEX_SEEDS (default SEEDS), FLEX_HELDOUT_SEEDS (default 10), HEADROOM (default 4), SEQ (default 128),
+#   PROFILE (default bf16), BUDGETS (the file written; default reports/profiles/bf16.budgets.json,
+#   the one the shipped bf16 profile reads; give both to calibrate into a copy), STEPS (which
+#   parts run: "native flex" by default on cuda, "native" on cpu).
 # Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,10 +23,11 @@ bin=$build/attn-harness
 python=${ATTN_PYTHON:-python3}
 seeds=${SEEDS:-10}
 heldout=${HELDOUT_SEEDS:-100}
-flex_heldout=${FLEX_HELDOUT_SEEDS:-25}
+flex_heldout=${FLEX_HELDOUT_SEEDS:-10}
 headroom=${HEADROOM:-4}
 seq=${SEQ:-128}
 budgets=${BUDGETS:-$root/reports/profiles/bf16.budgets.json}
+profile=${PROFILE:-bf16}
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,40 +42,42 @@ step() {  # NAME COMMAND...: runs it, stdout to OUT/NAME.txt, and prints its tim
   return $r
 }
 case $device in
-  cpu) backends=flash,sdpa ;;
-  cuda) backends=flash,flash-fa2,sdpa ;;
+  cpu) backends=flash,sdpa heldout_backends=flash steps=${STEPS:-native} ;;
+  cuda) backends=flash,flash-fa2,sdpa heldout_backends=flash,flash-fa2 steps=${STEPS:-native flex} ;;
   *) echo "device must be cpu or cuda, found '$device'" >&2; exit 2 ;;
 esac
-common=(--device "$device" --seq "$seq" --profile bf16 --baseline sdpa)
+common=(--device "$device" --seq "$seq" --profile "$profile" --baseline sdpa)
 
-# 1. Budgets from seeds 0 .. SEEDS-1 (every preset, t 0/3/6, grad_out scales 1 and 1e-3), with
-#    the mutants' margins on the same cases.
-step calibrate "$bin" calibrate "${common[@]}" --backends "$backends" --seeds "$seeds" --mutants \
-  --headroom "$headroom" --write-budgets "$budgets" --json "$out/calibrate.json" || rc=1
-cp "$budgets" "$out/"
-
-# 2. Held-out seeds (1000 ..) judged under the budgets just written: no false alarm expected.
-#    In chunks of 25 seeds, each with its own JSON (a run cut short keeps what it finished).
-for ((base = 1000; base < 1000 + heldout; base += 25)); do
-  n=$(( heldout - (base - 1000) < 25 ? heldout - (base - 1000) : 25 ))
-  step "heldout_$base" "$bin" calibrate "${common[@]}" --backends "$backends" --seed-base "$base" \
-    --seeds "$n" --json "$out/heldout_$base.json" || rc=1
-done
-
-if [ "$device" = cuda ] && [ "${FLEX:-1}" = 1 ]; then
+if [[ " $steps " == *" native "* ]]; then
+  # 1. Budgets from seeds 0 .. SEEDS-1 (every preset, t 0/3/6, grad_out scales 1 and 1e-3).
+  step calibrate "$bin" calibrate "${common[@]}" --backends "$backends" --seeds "$seeds" \
+    --headroom "$headroom" --write-budgets "$budgets" --json "$out/calibrate.json" || rc=1
+  cp "$budgets" "$out/"
+  # 2. Held-out seeds (1000 ..) judged under the budgets just written: no false alarm expected.
+  #    In chunks of 25 seeds, each with its own JSON (a run cut short keeps what it finished),
+  #    the chunks alternating between grad_out scales 1 and 1e-3. The baseline is not judged.
+  scale=1
+  for ((base = 1000; base < 1000 + heldout; base += 25)); do
+    n=$(( heldout - (base - 1000) < 25 ? heldout - (base - 1000) : 25 ))
+    step "heldout_$base" "$bin" calibrate "${common[@]}" --backends "$heldout_backends" \
+      --seed-base "$base" --seeds "$n" --grad-scales "$scale" --json "$out/heldout_$base.json" || rc=1
+    scale=$([ "$scale" = 1 ] && echo 0.001 || echo 1)
+  done
+fi
+if [ "$device" = cuda ] && [[ " $steps " == *" flex "* ]]; then
   # 3. flex: generated cases are saved with the baseline's outputs (calibration seeds 0 .., held-out
   #    seeds 2000 ..), flex records into all of them in one process (each shape compiles once),
   #    and calibrate judges the recorded outputs.
-  step flex_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "$seeds" \
+  step flex_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "${FLEX_SEEDS:-$seeds}" \
     --save-cases "$work/flex" -q
   step flex_heldout_cases "$bin" calibrate "${common[@]}" --backends sdpa --seed-base 2000 \
     --seeds "$flex_heldout" --save-cases "$work/flexh" -q
   step flex_record "$python" "$root/kernels/flex/flex_adapter.py" record "$work"/flex/* \
     "$work"/flexh/* --device cuda
   step flex_calibrate "$bin" calibrate --cases "$work"/flex/* --backends flex --baseline sdpa \
-    --headroom "$headroom" --write-budgets "$budgets" --json "$out/flex_calibrate.json" || rc=1
+    --profile "$profile" --headroom "$headroom" --write-budgets "$budgets" --json "$out/flex_calibrate.json" || rc=1
   cp "$budgets" "$out/"
   step flex_heldout "$bin" calibrate --cases "$work"/flexh/* --backends flex --baseline sdpa \
-    --json "$out/flex_heldout.json" || rc=1
+    --profile "$profile" --json "$out/flex_heldout.json" || rc=1
 fi
 exit $rc

@@ -26,10 +26,11 @@ for f in "$src"/*.h5; do
   cases+=("$work/$name")
 done
 run gate "${cases[@]}" --candidate flash --baseline sdpa -q
+run gate "${cases[@]}" --candidate flash-fa2 --baseline sdpa -q
 run gate "${cases[@]}" --candidate flex --baseline sdpa -q
 # The GPU's flash against the reference alone, with no baseline: absolute bf16 tolerances.
 run gate "${cases[@]}" --candidate flash --profile abs-bf16 -q
 # The bundles themselves are judged too (read-only: the reference is computed, not cached).
 run gate "$src"/*.h5 --candidate flash --baseline sdpa -q
-echo "$((4 + ${#cases[@]} - failures)) passed, $failures failed"
+echo "$((5 + ${#cases[@]} - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]
