@@ -5,14 +5,14 @@
 
 #include "reports/comparison_formats.hpp"
 #include "reports/detail/number_format.hpp"
-#include "reports/detail/text_table.hpp"
+#include "reports/text_table.hpp"
 
 namespace attn::report {
 
 using detail::count;
 using detail::fixed;
 using detail::sci;
-using detail::TextTable;
+using report::TextTable;
 
 std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c) {
   std::vector<const TensorComparison*> out;

@@ -22,6 +22,7 @@
 #include "reports/output_tensors.hpp"
 #include "reports/row_context.hpp"
 #include "reports/tensor_comparison.hpp"
+#include "reports/text_table.hpp"
 
 namespace attn::cli {
 namespace {
@@ -52,8 +53,30 @@ std::string row_context_line(const report::RowContext& r) {
   return o.str();
 }
 
-std::string pad(const std::string& s, size_t width) {
-  return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+/// The row's lse as each shown producer recorded it, beside the reference's, and the singleton
+/// weights exp(c_m - lse) each implies: a producer that merged with a wrong lse shows it here.
+std::string producer_lse_table(const data::CaseManifest& m, const std::string& hash,
+                               const std::vector<std::string>& shown, const report::RowContext& ctx) {
+  if (!ctx.valid) return "";
+  std::vector<std::string> header{"", "lse", "lse - reference"};
+  for (size_t k = 0; k < ctx.singleton_logits.size(); ++k) header.push_back("pi m=" + std::to_string(k + 1));
+  std::vector<bool> right(header.size(), true);
+  right[0] = false;
+  report::TextTable t(header, right);
+  std::vector<std::string> ref{"reference", sci(ctx.lse, 8), "-"};
+  for (double w : ctx.singleton_weights) ref.push_back(sci(w, 4));
+  t.add(ref);
+  for (const auto& name : shown) {
+    const data::RecordInfo& info = require_current_producer(m, name, hash, "producer");
+    if (!std::count(info.tensors.begin(), info.tensors.end(), std::string("lse"))) continue;
+    const double lse = data::read_record_rows(m, info, "lse", ctx.b, ctx.h, ctx.i, 1).at(0);
+    std::vector<std::string> row{name, sci(lse, 8), sci(lse - ctx.lse, 2)};
+    for (double c : ctx.singleton_logits) row.push_back(sci(std::exp(c - lse), 4));
+    t.add(row);
+  }
+  if (t.empty()) return "";
+  return "    the row's lse in each producer, and the singleton weights pi = exp(logit - lse) it implies:\n" +
+         t.str("      ");
 }
 
 int run_worst(const Options& o, const data::CaseManifest& m, const data::CaseInputs& in,
@@ -86,15 +109,29 @@ int run_worst(const Options& o, const data::CaseManifest& m, const data::CaseInp
             << ", mean " << sci(tc.candidate.mean_abs) << "\n"
             << "rel err = |err| / max(|reference|, 1e-3 * max|reference| = "
             << sci(tc.relative_floor) << ")\n";
-  std::cout << pad("b", 4) << pad(id.per_kv_head() ? "kvh" : "h", 5) << pad("row", 7)
-            << pad("d", 5) << pad("reference", 13) << pad("candidate", 13) << pad("baseline", 13)
-            << pad("abs err", 10) << pad("rel err", 10) << "ulp\n";
+  report::TextTable table({"b", id.per_kv_head() ? "kvh" : "h", "row", "d", "reference", "candidate",
+                           "baseline", "abs err", "rel err", "ulp"},
+                          {true, true, true, true, true, true, true, true, true, true});
   for (const auto& w : tc.worst)
-    std::cout << pad(std::to_string(w.b), 4) << pad(std::to_string(w.head), 5)
-              << pad(std::to_string(w.row), 7) << pad(w.col >= 0 ? std::to_string(w.col) : "-", 5)
-              << pad(sci(w.reference, 5), 13) << pad(sci(w.candidate, 5), 13)
-              << pad(base ? sci(w.baseline, 5) : "-", 13) << pad(sci(w.abs_err), 10)
-              << pad(sci(w.rel_err), 10) << count(w.ulp) << "\n";
+    table.add({std::to_string(w.b), std::to_string(w.head), std::to_string(w.row),
+               w.col >= 0 ? std::to_string(w.col) : "-", sci(w.reference, 5), sci(w.candidate, 5),
+               base ? sci(w.baseline, 5) : "-", sci(w.abs_err), sci(w.rel_err), count(w.ulp)});
+  std::cout << table.str();
+  // Which heads hold the largest errors (region tables of compare, here the five worst).
+  std::vector<const report::RegionStats*> heads;
+  for (const auto& r : tc.regions)
+    if (r.kind == "head") heads.push_back(&r);
+  std::sort(heads.begin(), heads.end(), [](const auto* a, const auto* b) {
+    return a->candidate_max_abs > b->candidate_max_abs;
+  });
+  if (!heads.empty()) {
+    std::cout << (id.per_kv_head() ? "kv heads" : "heads") << " with the largest errors (of "
+              << heads.size() << "):";
+    for (size_t i = 0; i < std::min<size_t>(5, heads.size()); ++i)
+      std::cout << (i ? ", " : " ") << heads[i]->first << " (max " << sci(heads[i]->candidate_max_abs)
+                << ", mean " << sci(heads[i]->candidate_mean_abs) << ")";
+    std::cout << "\n";
+  }
   return kExitOk;
 }
 
@@ -157,26 +194,27 @@ int run_inspect(const Options& o) {
   std::cout << "] in " << o.path << (id->per_kv_head() ? " (cache block " + std::to_string(id->block) + ")" : "")
             << ": " << (valid ? "valid" : "INVALID row (not judged)") << "\n";
   std::cout << "  reference (fp64, " << truth.source << ")  " << std::setprecision(12) << r << "\n";
-  std::cout << "  " << pad("producer", 20) << pad("dtype", 6) << pad("value", 16) << pad("abs err", 10)
-            << pad("rel err", 10) << "ulp (in the producer's dtype)\n";
+  report::TextTable values({"producer", "dtype", "value", "abs err", "rel err", "ulp (in its dtype)"},
+                           {false, false, true, true, true, true});
   for (const auto& name : shown) {
     const data::RecordInfo& info = require_current_producer(m, name, hash, "producer");
+    const std::string label = name + (baseline && name == *baseline ? " (baseline)" : "");
     if (!std::count(info.tensors.begin(), info.tensors.end(), id->name())) {
-      std::cout << "  " << pad(name, 20) << "(did not record " << id->name() << ")\n";
+      values.add({label, "-", "did not record " + id->name()});
       continue;
     }
     const data::Tensor t = data::read_record_rows(m, info, id->name(), b, x, row, 1);
     const double v = t.at(d);
     const double err = std::fabs(v - r);
-    std::cout << "  " << pad(name + (baseline && name == *baseline ? " (baseline)" : ""), 20)
-              << pad(data::to_string(t.dtype), 6) << pad(sci(v, 7), 16) << pad(sci(err), 10)
-              << pad(r != 0 ? sci(err / std::fabs(r)) : "-", 10)
-              << count(report::ulp_distance(t.dtype, r, v)) << "\n";
+    values.add({label, data::to_string(t.dtype), sci(v, 7), sci(err), r != 0 ? sci(err / std::fabs(r)) : "-",
+                count(report::ulp_distance(t.dtype, r, v))});
   }
+  std::cout << values.str("  ");
   std::cout << "  (rel err = |err| / |reference|)\n";
   std::cout << "context:\n";
   if (!id->per_kv_head()) {
-    std::cout << "  " << row_context_line(report::row_context(in, truth.lse, b, x, row)) << "\n";
+    const report::RowContext ctx = report::row_context(in, truth.lse, b, x, row);
+    std::cout << "  " << row_context_line(ctx) << "\n" << producer_lse_table(m, hash, shown, ctx);
   } else {
     const int64_t group = c.H / c.Hkv;
     if (id->block == 0) {
@@ -193,7 +231,8 @@ int run_inspect(const Options& o) {
                 << (x + 1) * group - 1 << "\n";
       for (int64_t h = x * group; h < (x + 1) * group; ++h) {
         const ReferenceRows hr = reference.rows("lse", b, h, row);
-        std::cout << "  " << row_context_line(report::row_context(in, hr.lse, b, h, row)) << "\n";
+        const report::RowContext ctx = report::row_context(in, hr.lse, b, h, row);
+        std::cout << "  " << row_context_line(ctx) << "\n" << producer_lse_table(m, hash, shown, ctx);
       }
     }
   }

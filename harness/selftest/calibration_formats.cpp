@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <sstream>
 
-#include "reports/detail/text_table.hpp"
+#include "reports/text_table.hpp"
 
 namespace attn::cli::selftest {
 namespace {
 
-using report::detail::TextTable;
+using report::TextTable;
 
 std::string num(double x) {
   if (std::isinf(x)) return "inf";

@@ -117,11 +117,15 @@ contains "$work/out" "sdpa (baseline)" "inspect marks the baseline"
 contains "$work/out" "ext_bad" "inspect lists every producer"
 contains "$work/out" "singleton m=2: logit" "inspect prints the singleton weights"
 contains "$work/out" "reference lse" "inspect prints the row's lse"
+contains "$work/out" "the row's lse in each producer" "inspect prints each producer's own lse"
+contains "$work/out" "^ *ext_bad  *-\?[0-9.]*e[-+][0-9]*  *-\?[0-9.]*e[-+][0-9]*  *[0-9.]*e[-+][0-9]*  *[0-9.]*e[-+][0-9]*$" \
+  "inspect prints a producer's lse, its difference and the two singleton weights it implies"
 expect 0 "inspect dk1" -- "$bin" inspect "$case" --tensor dk1 --at 1,1,4,2 --candidate ext -q
 contains "$work/out" "cache block 1" "inspect names the block"
 contains "$work/out" "query row (b=1, h=3, i=4)" "inspect shows the rows of the GQA group"
 expect 0 "inspect --worst" -- "$bin" inspect "$case" --tensor dk0 --worst 3 --candidate ext_bad -q
-checks=$((checks + 1)); [ "$(grep -c '^[01] ' "$work/out")" -eq 3 ] || fail "inspect --worst 3 lists 3 elements: $(cat "$work/out")"
+checks=$((checks + 1)); [ "$(grep -c '^[01]  ' "$work/out")" -eq 3 ] || fail "inspect --worst 3 lists 3 elements: $(cat "$work/out")"
+contains "$work/out" "^kv heads with the largest errors (of 2): [01] (max " "inspect --worst names the worst heads"
 expect 0 "inspect an invalid row" -- "$bin" inspect "$case" --tensor out --at 1,0,20,0 -q
 contains "$work/out" "INVALID" "inspect says the row is invalid"
 expect 2 "inspect: coordinate out of range" -- "$bin" inspect "$case" --tensor dq --at 0,9,3,0 -q

@@ -1,4 +1,4 @@
-// Aligned plain-text tables (private to reports/): columns as wide as their widest cell, two
+// Aligned plain-text tables for output read by people: columns as wide as their widest cell, two
 // spaces between columns, so columns never run together whatever the numbers.
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace attn::report::detail {
+namespace attn::report {
 
 class TextTable {
  public:
@@ -53,4 +53,4 @@ class TextTable {
   std::vector<bool> right_;
 };
 
-}  // namespace attn::report::detail
+}  // namespace attn::report
