@@ -105,7 +105,7 @@ json tensor_json(const TensorComparison& t, bool details) {
             {"candidate", stats_json(t.candidate)},
             {"baseline", t.baseline ? stats_json(*t.baseline) : json(nullptr)}};
   if (!details) {
-    // gate/1 keeps the headline numbers only.
+    // The gate JSON keeps the headline numbers only.
     for (const char* key : {"candidate", "baseline"}) {
       if (j[key].is_null()) continue;
       j[key].erase("histogram");
