@@ -182,6 +182,43 @@ TEST(JunitXml, WellFormedWithFailureNumbers) {
   EXPECT_NE(xml.find("<error message=\"missing.h5: no such file &quot;x&quot; &amp; &lt;y&gt;\""), std::string::npos);
 }
 
+TEST(JunitXml, ViolatedZerosDeclarationIsAFailureNamingRowsAndWorstValue) {
+  const auto s = make_synthetic();
+  const auto base = rounded_producer(s.reference, "sdpa", data::DType::bf16, "unspecified");
+  auto cand = rounded_producer(s.reference, "flash", data::DType::bf16, "zeros");
+  data::Tensor& out = tensor_of(cand, TensorId{TensorKind::out, -1});
+  test::set_value(out, flat_index(out, 1, 2, 12, 5), -0.5);
+  GateRun run;
+  run.candidate = "flash";
+  run.baseline = "sdpa";
+  run.profile = default_bf16_profile();
+  GateCaseResult r;
+  r.case_path = "padded.h5";
+  r.comparison = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile());
+  r.comparison->case_path = r.case_path;
+  run.cases.push_back(r);
+  EXPECT_EQ(run.exit_code(), 1);
+  const std::string xml = gate_junit_xml(run);
+  EXPECT_EQ(test::xml_problem(xml), "") << xml;
+  const size_t tc = xml.find("name=\"padded.h5:invalid_rows\"");
+  ASSERT_NE(tc, std::string::npos) << xml;
+  const size_t fail = xml.find("<failure message=\"invalid rows declared zeros are not: out b=1 rows 12", tc);
+  ASSERT_NE(fail, std::string::npos) << xml.substr(tc, 600);
+  const std::string msg = xml.substr(fail, xml.find('>', fail) - fail);
+  EXPECT_NE(msg.find("largest |x| 5.000e-01 at b=1 h=2 i=12 d=5"), std::string::npos) << msg;
+  EXPECT_NE(xml.find("failures=\"1\""), std::string::npos);
+
+  // --invalid-rows warn: the same numbers, reported in system-out, no failure.
+  CompareOptions warn;
+  warn.enforce_invalid_rows = false;
+  run.cases[0].comparison = compare_case(s.inputs, s.reference, cand, &base, default_bf16_profile(), warn);
+  run.cases[0].comparison->case_path = "padded.h5";
+  EXPECT_EQ(run.exit_code(), 0);
+  const std::string warned = gate_junit_xml(run);
+  EXPECT_EQ(warned.find("<failure"), std::string::npos);
+  EXPECT_NE(warned.find("VIOLATED (reported only, --invalid-rows warn): out b=1 rows 12"), std::string::npos);
+}
+
 TEST(JunitXml, ParsesWithPythonElementTree) {
   // scripts/setup.sh installs python3 on every machine that runs the tests: its absence is a
   // broken set-up, not a reason to skip.
