@@ -14,6 +14,7 @@
 #include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
+#include "harness/python_function.hpp"
 #include "datasets/atomic_output.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/run_stability.hpp"
@@ -70,7 +71,10 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   CLI::App* app = root.add_subcommand(
       "run", torch_command_description("run"));
   app->add_option("CASE", o->path, "case folder")->required();
-  app->add_option("-b,--backend", o->backends, "backend name(s), comma-separated, or 'all'")
+  app->add_option("-b,--backend", o->backends,
+                  "backend name(s), comma-separated: a C++ backend (`backends` lists them), "
+                  "'all' (every C++ backend), 'flex', or py:PATH.py:FUNC (your own Python "
+                  "function, docs/own-implementation.md)")
       ->required()
       ->delimiter(',');
   app->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
@@ -88,24 +92,36 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
 
   commands.push_back({app, [o] {
     std::vector<std::shared_ptr<const kern::Backend>> chosen;
+    std::vector<PythonFunction> functions;
     for (const std::string& name : o->backends) {
       if (name == "all") {
         for (const auto& b : kern::all_backends()) chosen.push_back(b);
+      } else if (auto f = python_function_backend(name)) {
+        functions.push_back(*f);
       } else {
         chosen.push_back(kern::find_backend(name));
       }
     }
-    if (!o->producer.empty() && chosen.size() != 1)
+    if (!o->producer.empty() && chosen.size() + functions.size() != 1)
       throw data::InputError("--as names one producer: give exactly one --backend");
+    if (o->repeat > 1 && !functions.empty())
+      throw data::InputError("--repeat runs the C++ backends several times in one process; it "
+                             "does not apply to Python functions (" + functions.front().function + ")");
     const at::Device device = kern::parse_device(o->device);
     const data::CaseManifest m = data::read_manifest(o->path);
     // Refuse before running anything when nothing can be recorded.
-    for (const auto& b : chosen) {
-      const std::string name = o->producer.empty() ? b->name() : o->producer;
+    std::vector<std::string> names;
+    for (const auto& b : chosen) names.push_back(o->producer.empty() ? b->name() : o->producer);
+    for (const auto& f : functions) names.push_back(o->producer.empty() ? f.producer : o->producer);
+    for (const std::string& name : names) {
       const std::string why = data::record_write_blocker(
           m, std::string(data::kOutputsFolderName) + "/" + name + ".h5");
       if (!why.empty()) throw data::InputError("cannot record '" + name + "': " + why);
     }
+    int python_rc = kExitOk;
+    for (const auto& f : functions)
+      if (run_python_function(o->path, f, o->device, o->producer) != 0) python_rc = kExitInputError;
+    if (chosen.empty()) return python_rc;
     const data::CaseInputs in = data::read_case_inputs(m);
     const std::string hash = data::input_hash(in);
     const kern::TorchCase on_device = kern::to_device(in, device);
@@ -140,7 +156,7 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
     }
     if (!o->stability_json.empty())
       data::write_file_atomically(o->stability_json, stability.dump(2) + "\n");
-    return rc;
+    return rc != kExitOk ? rc : python_rc;
   }});
 }
 

@@ -1,23 +1,19 @@
 #!/usr/bin/env python3
-"""The flex_attention backend of attn-harness (Python: flex_attention needs torch.compile).
+"""flex_attention in attn-harness: recording over many cases, and the benchmark.
 
-Runs flex_attention over the concatenated cache [k0 | k1 | ... | kt] (length (t+1) L) with the
-TTT block mask of docs/design.md: block 0 causal with q, kv < valid_len - t;
-block m >= 1 diagonal with kv mod L < valid_len - t. Invalid rows give out 0 and (set here) lse 0.
+The flex backend itself is the TTT attention function flex_function.py:flex_ttt, which
+`attn-harness run CASE --backend flex` runs like any Python function. This script adds:
 
     flex_adapter.py record CASE [CASE ...] [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
-        [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (README "## Benchmarks")
+        [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (docs/benchmarks.md)
 
-On CPU torch 2.11 compiles flex_attention for inference only and without the LSE: there the
-adapter records out alone (compare and gate judge what a producer recorded, and say what it
-did not).
-
-`record` reads each case's inputs, runs forward and backward (grad_out from the case) and records
-the outputs as CASE/outputs/<NAME>.h5 (default "flex") with provenance, compile time included, so that
-`attn-harness compare/gate` judge flex like the C++ backends. Several cases share one compiled
-function (a shape is compiled once); a case that cannot be read is reported and the others are
-still recorded. Exit codes: 0 ok, 2 bad input or unsupported (message on stderr) for any case.
+`record` runs flex_ttt over each case in one process (each shape compiles once, where
+`attn-harness run` starts one process per case) and records CASE/outputs/<NAME>.h5 (default
+"flex") exactly as `run --backend flex` does; a case that cannot be read is reported and the
+others are still recorded. On the CPU torch 2.11 compiles flex_attention for inference only and
+without the LSE: there out alone is recorded. Exit codes: 0 ok, 2 bad input or unsupported
+(message on stderr) for any case.
 """
 import argparse
 import json
@@ -32,115 +28,43 @@ import torch._dynamo
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "harness", "python"))
-from attn_harness.case import InputError, read_inputs, record_outputs  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from attn_harness.case import InputError  # noqa: E402
+from attn_harness.function_backend import run_function  # noqa: E402
+from flex_function import flex_ttt, ttt_block_mask  # noqa: E402,F401 (ttt_block_mask: bench)
 
-
-def read_case(path, device):
-    """The case's inputs as tensors on `device` in the case dtype."""
-    return read_inputs(path, device)
-
-
-def ttt_block_mask(valid_len, t, B, L, device, make=create_block_mask):
-    """The TTT block mask over the concatenated cache (docs/design.md, flex). `make`:
-    create_block_mask, or torch.compile(create_block_mask), which never materialises the dense
-    L x L(t+1) boolean mask (what training code uses at long L)."""
-    n_valid = valid_len - t
-
-    def mask_mod(b, h, q_idx, kv_idx):
-        block = kv_idx // L
-        j = kv_idx % L
-        row_ok = (q_idx < n_valid[b]) & (j < n_valid[b])
-        return row_ok & (((block == 0) & (j <= q_idx)) | ((block > 0) & (j == q_idx)))
-
-    return make(mask_mod, B, None, L, L * (t + 1), device=device)
-
-
-def run_flex(case, backward=True, with_lse=True, compiled=None):
-    """Forward (and backward with the case's grad_out). Returns (outputs, seconds)."""
-    q, ks, vs, t = case["q"], case["k"], case["v"], case["t"]
-    B, H, L, D = q.shape
-    group = H // ks[0].shape[1]
-    device = q.device
-    fn = compiled or torch.compile(flex_attention, dynamic=False)
-    q = q.detach().requires_grad_(backward)
-    ks = [k.detach().requires_grad_(backward) for k in ks]
-    vs = [v.detach().requires_grad_(backward) for v in vs]
-    k_cat = torch.cat(ks, dim=2)  # [B, Hkv, (t+1) L, D]: the concatenation flex needs
-    v_cat = torch.cat(vs, dim=2)
-    mask = ttt_block_mask(case["valid_len"], t, B, L, device)
-    start = time.perf_counter()
-    valid = (torch.arange(L, device=device)[None, :] < (case["valid_len"] - t)[:, None])[:, None, :]
-    # On CUDA the training kernel, never flex_decoding: torch 2.11 picks the decoding kernel for
-    # short query lengths, and it has no autotuning choice for some GQA groups (seen on the H100
-    # with H 4 / Hkv 1 at L 80: "NoValidChoicesError").
-    options = {"kernel_options": {"BACKEND": "TRITON"}} if device.type == "cuda" else {}
-    if with_lse:
-        out, lse = fn(q, k_cat, v_cat, block_mask=mask, scale=case["scale"],
-                      enable_gqa=group > 1, return_lse=True, **options)
-        lse = torch.where(valid, lse.float(), torch.zeros((), device=device))
-    else:
-        out = fn(q, k_cat, v_cat, block_mask=mask, scale=case["scale"], enable_gqa=group > 1,
-                 **options)
-        lse = torch.zeros(B, H, L, device=device)
-    outputs = dict(out=out, lse=lse)
-    if backward:
-        grads = torch.autograd.grad(out, [q] + ks + vs, case["grad_out"])
-        outputs.update(dq=grads[0], dk=list(grads[1:t + 2]), dv=list(grads[t + 2:]))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return outputs, time.perf_counter() - start
+_FUNCTION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flex_function.py")
 
 
 def record(args):
-    """Records flex into each case folder; returns the number of cases that failed."""
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
-    # torch 2.11 on CPU: "FlexAttention does not support backward on CPU" and "torch.compile on
-    # CPU only supports inference and `return_lse` is not supported yet". There flex records
-    # out alone, and the producer's `tensors` attribute tells compare and gate what to judge.
-    cpu = device.type == "cpu"
-    if cpu:
+    """Records flex into each case folder through the Python-function backend; returns the
+    number of cases that failed. One process for all cases: each shape compiles once."""
+    failed = 0
+    if torch.device(args.device).type == "cpu":
         print("flex (cpu): torch 2.11 compiles flex_attention on CPU for inference only: "
               "recording out alone (no lse, no gradients)", file=sys.stderr)
-        args.no_backward = True
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    # One compiled function for every case: a shape seen before is not compiled again.
-    fn = torch.compile(flex_attention, dynamic=False)
-    seen_shapes = set()
-    failed = 0
     for i, path in enumerate(args.case):
+        fn = flex_ttt
+        if args.no_backward:
+            def fn(q, k, v, valid_len, scale):  # noqa: E306 (forward only, as asked)
+                with torch.no_grad():
+                    return flex_ttt(q, k, v, valid_len, scale)
         try:
-            case = read_case(path, device)
-            shape = (tuple(case["q"].shape), len(case["k"]))
-            timing = {}
-            if shape not in seen_shapes:
-                # The first call of a shape compiles; its time is reported apart from the step
-                # time of the second.
-                _, compile_and_run = run_flex(case, not args.no_backward, not cpu, compiled=fn)
-                timing["compile_plus_first_step_seconds"] = f"{compile_and_run:.3f}"
-                seen_shapes.add(shape)
-            outputs, step = run_flex(case, not args.no_backward, not cpu, compiled=fn)
-            timing["step_seconds"] = f"{step:.4f}"
-            record_outputs(path, args.name, outputs["out"], None if cpu else outputs["lse"],
-                           outputs.get("dq"), outputs.get("dk"), outputs.get("dv"), invalid_rows="zeros",
-                           backend="flex", variant="torch.compile(flex_attention)", device_name=device_name,
-                           **timing)
-            outputs = case = None
+            r = run_function(path, _FUNCTION_FILE, "flex_ttt", args.device, args.name, fn=fn,
+                             invalid_rows=flex_ttt.invalid_rows, backend="flex", variant=flex_ttt.variant)
         except InputError as e:
             failed += 1
             print(f"error: {path}: {e}", file=sys.stderr)
             continue
         if len(args.case) == 1:
-            first = timing.get("compile_plus_first_step_seconds")
             print(f"flex ({args.device}): recorded as {path}/outputs/{args.name}.h5 "
-                  + (f"(compile + first step {float(first):.1f} s, " if first else "(")
-                  + f"step {step * 1e3:.1f} ms)")
+                  f"(forward {r['forward_s'] * 1e3:.1f} ms, compile included on a new shape; "
+                  f"backward {r['backward_s'] * 1e3:.1f} ms)")
         else:
             print(f"[flex record] {i + 1}/{len(args.case)} {path}", file=sys.stderr, flush=True)
     if len(args.case) > 1:
         print(f"flex ({args.device}): recorded into {len(args.case) - failed} of {len(args.case)} cases "
-              f"as outputs/{args.name}.h5 ({len(seen_shapes)} shapes compiled)")
+              f"as outputs/{args.name}.h5")
     return failed
 
 
