@@ -19,7 +19,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 #    cannot be installed.
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev libhdf5-dev hdf5-tools
           libcli11-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev python3-venv python3-pip
-          python3-dev python3-h5py python3-numpy python3-xxhash gnuplot-nox)
+          python3-dev python3-h5py python3-numpy python3-xxhash python3-pytest gnuplot-nox)
 optional_packages=(fonts-dejavu-core chromium)
 missing_of() {
   for p in "$@"; do
