@@ -146,7 +146,12 @@ CaseManifest read_manifest(const fs::path& case_path) {
   m.path = case_path;
   std::error_code ec;
   const fs::file_status st = fs::status(case_path, ec);
-  if (!fs::exists(st)) throw InputError("no such case: " + case_path.string());
+  if (!fs::exists(st))
+    throw InputError("no such case: " + case_path.string() +
+                     " (expected a case folder holding inputs.h5, or a bundle file; write one with "
+                     "`attn-harness generate -o " + case_path.string() +
+                     "`, or from your own tensors with attn_harness.write_inputs: "
+                     "docs/case-format.md)");
   fs::path inputs_file;
   if (fs::is_directory(st)) {
     m.format = CaseFormat::folder;

@@ -57,7 +57,8 @@ std::shared_ptr<const Backend> find_backend(const std::string& name) {
   for (const auto& b : mutant_backends())
     if (b->name() == name) return b;
   throw data::InputError("unknown backend '" + name + "': this build has " + known +
-                         " (and the mutants listed by `attn-harness backends`)");
+                         " (and the mutants listed by `attn-harness backends`); `run` also takes "
+                         "flex and py:PATH.py:FUNC, your own Python function");
 }
 
 bool cuda_available() {

@@ -7,6 +7,7 @@
 #include "harness/commands/command.hpp"
 #include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
+#include "harness/python_function.hpp"
 #include "kernels/mutants.hpp"
 #include "kernels/registry.hpp"
 
@@ -41,6 +42,11 @@ void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
         std::cout << "      " << dev << ": " << (s.ok ? "supports this case" : s.why) << "\n";
       }
     }
+    std::cout << "Python functions (run in " << python_interpreter() << "; never in `run --backend all`):\n"
+              << "  flex                 torch.compile(flex_attention) with the TTT block mask "
+                 "(kernels/flex/flex_function.py:flex_ttt); CPU: forward only\n"
+              << "  py:PATH.py:FUNC      your own function FUNC(q, k, v, valid_len, scale) -> out or "
+                 "(out, lse) (docs/own-implementation.md)\n";
     std::cout << "Mutants (defective variants of flash for `attn-harness selftest`; never in "
                  "`run --backend all`; support as flash):\n";
     for (const auto& b : kern::mutant_backends()) {

@@ -149,7 +149,10 @@ int run_inspect(const Options& o) {
   const auto has = [&](const std::string& n) { return std::find(present.begin(), present.end(), n) != present.end(); };
   std::vector<std::string> shown = o.candidates;
   for (const auto& n : shown)
-    if (!has(n)) throw data::InputError(o.path + ": no recorded producer '" + n + "' (producers: " + producer_list(present) + ")");
+    if (!has(n))
+      throw data::InputError(o.path + ": no recorded producer '" + n + "' (producers: " +
+                             producer_list(present) + "); record one with `attn-harness run " +
+                             o.path + " --backend NAME`");
   const std::optional<std::string> baseline = has(o.baseline) ? std::optional(o.baseline) : std::nullopt;
   if (shown.empty()) {
     if (o.worst > 0) {
