@@ -1,4 +1,4 @@
-// Synthetic TTT cases that look like real attention inputs (README.md "Generator").
+// Synthetic TTT cases that look like real attention inputs (docs/case-format.md, "Generated cases").
 // Deterministic for a seed on every machine: integer RNG, libm-free transcendental functions,
 // no FMA contraction (see CMakeLists.txt), values rounded exactly into the case dtype.
 #pragma once

@@ -6,7 +6,7 @@ namespace attn::data {
 
 const std::vector<ModelPreset>& model_presets() {
   // Attention shapes of the target models whose EAGLE-3 drafts are trained (the draft layer
-  // copies the target's attention shape). Head counts and head_dim as listed in issue #2;
+  // copies the target's attention shape). Head counts, head_dim and
   // rope_theta from the models' published config.json files.
   static const std::vector<ModelPreset> presets = {
       {"llama3-8b", 32, 8, 128, 500000.0, "Llama-3.1-8B config.json"},

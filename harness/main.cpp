@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
       }
 #endif
   CLI::App root{"attn-harness: verify and benchmark EAGLE-3 TTT attention backends against an "
-                "fp64 reference.\nExit codes: 0 ok, 1 gate violation, 2 usage or input error.",
+                "fp64 reference.\nExit codes: 0 ok, 1 gate violation, 2 usage or input error, 3 (gate) "
+                "both. docs/cli.md has every subcommand's help.",
                 "attn-harness"};
   root.set_version_flag("--version", std::string(kVersion) + " (" + kCommit + ")");
   root.require_subcommand(1);

@@ -1,6 +1,6 @@
 // The backend interface: a backend takes a case on a device and returns out, lse and every
 // gradient in the case's layout, and declares what it does on rows outside the contract
-// (../shared/DESIGN.md section 2, "How each backend treats the rows outside the contract").
+// (docs/design.md, "Padded rows").
 #pragma once
 
 #include <map>

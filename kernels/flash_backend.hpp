@@ -1,4 +1,4 @@
-// "flash": the production flash + LSE path (../shared/DESIGN.md section 2). Block 0 through a
+// "flash": the production flash + LSE path (docs/design.md, "The function"). Block 0 through a
 // flash kernel that returns its LSE (kernels/detail/flash_block0.hpp), the singleton blocks and
 // the LSE merge in fp32 (kernels/detail/singleton_merge.hpp), and a custom autograd backward
 // that feeds the block-0 backward the merged output and the merged LSE.

@@ -1,5 +1,5 @@
 // "math-fp64" / "math-fp32": LibTorch autograd over the dense explicit-mask form of the TTT
-// attention (../shared/DESIGN.md section 2), inputs converted up to fp64 or fp32. An
+// attention (docs/design.md, "The function"), inputs converted up to fp64 or fp32. An
 // implementation of the truth independent of the Eigen reference (references/).
 #pragma once
 

@@ -12,7 +12,7 @@
 namespace attn::kern {
 
 struct MutantInfo {
-  /// Which check must flag a mutant: the gate (DESIGN.md section 3), or only the invalid-row
+  /// Which check must flag a mutant: the gate (docs/gate.md), or only the invalid-row
   /// contract check (the defect changes nothing on the elements the gate judges).
   enum class Seen { gate, invalid_rows_only };
 

@@ -1,6 +1,5 @@
 // "sdpa": the eager explicit-mask attention of the EAGLE-3 training code, with autograd for the
-// backward (../shared/DESIGN.md section 2, "How each backend treats the rows outside the
-// contract").
+// backward (docs/design.md, "Padded rows").
 #pragma once
 
 #include "kernels/backend.hpp"

@@ -7,7 +7,7 @@
 
 namespace attn::ref {
 
-/// The mask of DESIGN.md section 2 for batch element b, row-major [L, (t+1) L]:
+/// The mask of the TTT function (docs/design.md) for batch element b, row-major [L, (t+1) L]:
 /// entry (i, m L + j) is true iff row i is valid and (m == 0 ? j <= i : j == i).
 std::vector<bool> dense_mask(const TttInputs& in, int64_t b);
 

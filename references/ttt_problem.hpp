@@ -1,4 +1,4 @@
-// The TTT attention problem as the fp64 reference sees it (../shared/DESIGN.md section 2).
+// The TTT attention problem as the fp64 reference sees it (docs/design.md, "The function").
 // Plain views over caller-owned fp64 buffers; this header has no dependency beyond the STL.
 #pragma once
 

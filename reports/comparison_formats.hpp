@@ -1,6 +1,6 @@
 // Writers of comparison and gate results. One result struct, several readers (text for a
 // terminal, JSON for machines, Markdown for a pull-request comment, JUnit XML for CI).
-// README.md "Comparing and gating" documents the JSON keys and the JUnit layout.
+// docs/gate.md "Output" documents the JSON keys and the JUnit layout.
 #pragma once
 
 #include <string>

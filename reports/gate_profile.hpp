@@ -1,5 +1,5 @@
 // Gate profiles: which tensors a gate judges and with what rule, read from a JSON file.
-// Shipped profiles live in reports/profiles/<name>.json; README.md "Comparing and gating"
+// Shipped profiles live in reports/profiles/<name>.json; docs/gate.md "Profiles"
 // documents the schema:
 //
 //   {

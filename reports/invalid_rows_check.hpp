@@ -1,4 +1,4 @@
-// The invalid-row contract a producer declares (DESIGN.md section 2), checked apart from the
+// The invalid-row contract a producer declares (docs/design.md, "Padded rows"), checked apart from the
 // gate. Declared by the provenance attribute "invalid_rows": "zeros" (out = 0, lse = 0 and no
 // gradient from rows i >= valid_len - t: every output tensor is exactly 0 on those rows) or
 // "unspecified" (not checked); absent means unspecified.

@@ -1,7 +1,7 @@
 // A run against a previous run: per benchmark present in both, the median step time old/new,
 // the change, the noise measured from the repetitions and a verdict.
 //
-// Rule (README.md "Performance reports"): noise = max(stddev_old, stddev_new) over the
+// Rule (docs/benchmarks.md, "Performance reports"): noise = max(stddev_old, stddev_new) over the
 // repetitions. A change d = new - old is a regression iff d > noise_factor * noise and
 // d > min_change * old; an improvement iff -d passes the same test; else within noise. With
 // fewer than two repetitions in either run the noise is unknown and no time verdict is given.

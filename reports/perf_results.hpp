@@ -1,6 +1,6 @@
 // Benchmark results read from Google Benchmark JSON files (the bench runner's and the flex
 // adapter's output), one PerfResult per benchmark `<workload>/<backend>/<preset>/L:<L>/T:<T>`.
-// The statistics rule is in README.md "Performance reports".
+// The statistics rule is in docs/benchmarks.md, "Performance reports".
 #pragma once
 
 #include <cstdint>

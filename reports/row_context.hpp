@@ -1,5 +1,5 @@
 // The context of one query row, for `attn-harness inspect`: is it valid, its reference LSE,
-// its largest logit, and the weights of its singleton keys (DESIGN.md section 2).
+// its largest logit, and the weights of its singleton keys (docs/design.md, "The function").
 #pragma once
 
 #include <cstdint>

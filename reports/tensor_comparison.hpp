@@ -1,6 +1,6 @@
 // One output tensor of a candidate (and optionally a baseline) against the fp64 reference,
-// over its valid elements only (output_tensors.hpp: valid_rows). Every view of DESIGN.md
-// section 3 except the verdict, which gate_rule.hpp adds.
+// over its valid elements only (output_tensors.hpp: valid_rows). Every view of docs/gate.md
+// except the verdict, which gate_rule.hpp adds.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,7 @@ struct CompareOptions {
   /// elements near a zero crossing do not dominate; 1 replaces the floor of an all-zero tensor.
   double relative_floor_fraction = 1e-3;
   /// The gate's arithmetic floor: factor * max |(x + offset - offset) - x| in the candidate's
-  /// dtype (DESIGN.md section 3); factor 0 turns it off. With floor_offset_scaled the offset is
+  /// dtype (docs/gate.md); factor 0 turns it off. With floor_offset_scaled the offset is
   /// floor_offset * max|ref over the tensor's valid elements| (a scale-free floor).
   double floor_factor = 2.0, floor_offset = 0.3;
   bool floor_offset_scaled = false;

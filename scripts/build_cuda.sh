@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Configures and builds the tree with CUDA on a GPU machine (the H100 image: PyTorch 2.11 in
+# Configures and builds the tree with CUDA on a GPU machine (the H200 image: PyTorch 2.11 in
 # python3, the C++ libraries installed). Logs go to LOG_DIR; on failure the errors are printed.
 # Usage: scripts/build_cuda.sh BUILD_DIR LOG_DIR
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a CUDA machine with PyTorch 2.11 in python3 and the C++ libraries installed (the H100
+# On a CUDA machine with PyTorch 2.11 in python3 and the C++ libraries installed (the H200
 # image): configure with CUDA, build, run every test (the `gpu` label included), the self-test
 # on CUDA, and (with RECORD_FIXTURES=1) record the fixtures. Logs and fixtures go to OUT_DIR.
 # Usage: scripts/gpu_check.sh OUT_DIR [BUILD_DIR]

@@ -21,16 +21,18 @@ const std::vector<TorchCommand>& torch_commands() {
        "have run."},
       {"selftest",
        "Run the real flash path and every mutant (defective variant, see `backends`) over a "
-       "generated fixture suite and print the detection matrix: which rule flags which variant "
-       "(default gate with unit-scale and realistic grad_out, scaled-floor gate, old cosine rule, "
-       "assert_close, worst err_c/err_b, invalid-row check). Exit 0 when flash passes the default "
-       "gate on every case and every mutant is caught, 1 otherwise."},
+       "generated fixture suite and print the detection matrix: per variant the cases the default "
+       "gate flags at unit-scale and training-scale grad_out and its margin (the worst tensor's "
+       "err_c / threshold), the project's first rule, the old cosine rule, assert_close, the worst "
+       "err_c/err_b and the invalid-row check. Exit 0 when flash passes the default gate on every "
+       "case and every mutant is caught, 1 otherwise."},
       {"calibrate",
-       "Run the correct flash path (and the baseline) over seeds x presets x TTT steps and report, "
-       "per tensor kind, the distribution (min, median, p95, max) of err_c/err_b and of "
-       "use = err_c/threshold under a profile, the margin to a false alarm (1 / max use), and for "
-       "each mutant how far it is from a miss. Defaults are CPU-sized; on CUDA use larger --seq. "
-       "Exit 0, or 1 when the real path fails the profile on some case."},
+       "Run the correct backends (and the baseline) over seeds x presets x TTT steps x grad_out "
+       "scales, or judge recorded case folders (--cases), and report per backend and tensor kind "
+       "the distribution of err_c / max|ref| (what error budgets bound), of err_c/err_b and of "
+       "use = err_c/threshold under a profile, the margin to a false alarm (1 / max use), and "
+       "with --mutants each mutant's margin. --write-budgets writes error budgets (headroom x the "
+       "largest error). Exit 0, or 1 when a calibrated backend fails the profile on some case."},
   };
   return commands;
 }

@@ -1,5 +1,5 @@
 // Writers of the detection matrix: a terminal table, Markdown (fits a pull-request comment)
-// and JSON ("schema": "attn-harness.selftest/1"). README.md "Self-test and calibration"
+// and JSON ("schema": "attn-harness.selftest/2"). docs/gate.md "The self-test"
 // explains the columns.
 #pragma once
 

@@ -69,7 +69,7 @@ def write_bf16(group, name, x):
 
 
 def structured(q, k, v, g, own_lse_bug=False):
-    """DESIGN.md section 2 per (b, h), float32; invalid rows 0 (the 'zeros' contract)."""
+    """The TTT function (docs/design.md) per (b, h), float32; invalid rows 0 (the 'zeros' contract)."""
     f32 = np.float32
     out = np.zeros((B, H, L, D), f32); lse = np.zeros((B, H, L), f32); dq = np.zeros_like(out)
     dk = [np.zeros((B, HKV, L, D), f32) for _ in range(T + 1)]

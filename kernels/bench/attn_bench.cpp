@@ -1,5 +1,5 @@
-// attn-bench: Google Benchmark runner over workload x backend x preset x L x T (README
-// "## Benchmarks", issue 5). Benchmarks are named <workload>/<backend>/<preset>/L:<L>/T:<T>;
+// attn-bench: Google Benchmark runner over workload x backend x preset x L x T
+// (docs/benchmarks.md). Benchmarks are named <workload>/<backend>/<preset>/L:<L>/T:<T>;
 // `attn-harness report` reads the JSON this writes (--benchmark_out=FILE
 // --benchmark_out_format=json).
 //

@@ -1,5 +1,5 @@
 // The singleton blocks of the flash + LSE path and their merge with block 0
-// (../../shared/DESIGN.md section 2), in the accumulation type (fp32; fp64 for fp64 inputs):
+// (docs/design.md, "The function"), in the accumulation type (fp32; fp64 for fp64 inputs):
 //   c_m = s q_i . k_m,i,  lse = log(exp(lse0) + sum_m exp(c_m)),
 //   out = exp(lse0 - lse) out0 + sum_m exp(c_m - lse) v_m,i,
 // and the singleton part of the backward (dq contribution, dk_m, dv_m for m >= 1). Two

@@ -1,5 +1,5 @@
-// Row validity and small tensor helpers shared by the backends (../../shared/DESIGN.md
-// section 2: row i of batch element b is valid iff i < valid_len[b] - t).
+// Row validity and small tensor helpers shared by the backends (docs/design.md, "The
+// function": row i of batch element b is valid iff i < valid_len[b] - t).
 #pragma once
 
 #include <cstdint>

@@ -68,7 +68,7 @@ def record(args):
     return failed
 
 
-# ---- bench: the flex column of attn-bench (README "## Benchmarks") ---------------------------
+# ---- bench: the flex column of attn-bench (docs/benchmarks.md) ---------------------------
 
 _PRESETS = {"llama3-8b-mha": (32, 32, 128), "llama3-8b": (32, 8, 128), "qwen3-30b-a3b": (32, 4, 128),
             "gpt-oss-20b": (64, 8, 64), "tiny": (2, 1, 64)}
@@ -308,7 +308,7 @@ def main():
     rec.add_argument("--as", dest="name", default="flex")
     rec.add_argument("--no-backward", action="store_true",
                      help="forward only (no gradients recorded)")
-    ben = sub.add_parser("bench", help="time flex over a grid (Google Benchmark JSON, see README)")
+    ben = sub.add_parser("bench", help="time flex over a grid (Google Benchmark JSON, see docs/benchmarks.md)")
     ben.add_argument("--presets", default="llama3-8b-mha")
     ben.add_argument("--seqs", default="1024,2048,4096,8192,16384,32768")
     ben.add_argument("--ttt", default="1,3,7")

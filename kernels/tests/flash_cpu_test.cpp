@@ -1,5 +1,5 @@
 // The flash + LSE path on the CPU: exact in fp64 (the merge and the custom backward are the
-// math of DESIGN.md section 2), close in fp32, within the provisional gate against sdpa in bf16,
+// math of docs/design.md, "The function"), close in fp32, within the provisional gate against sdpa in bf16,
 // invalid rows exactly zero; and the gate catches the block-0-own-LSE mutant.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Shared helpers of the kernels tests: seeded cases, the fp64 reference, and the provisional
-// gate of ../../shared/DESIGN.md section 3 evaluated on valid elements.
+// gate of docs/gate.md evaluated on valid elements.
 #pragma once
 
 #include <cstdint>

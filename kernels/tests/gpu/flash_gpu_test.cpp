@@ -1,7 +1,7 @@
 // GPU tests (ctest label `gpu`; CI excludes them with -LE gpu). Each test fails with a clear
 // message when no CUDA device is present. On the H100 / H200: flash (cuDNN block 0 where
 // available) and flash-fa2 and sdpa in bf16 over padded / GQA cases with t = 0..6, D = 64 and
-// 128, L up to 4096, judged by the provisional rule of DESIGN.md section 3 against the fp64
+// 128, L up to 4096, judged by the provisional rule of docs/gate.md against the fp64
 // reference; the ratios err_flash / err_sdpa are printed for the closing note. Also: the cuDNN
 // block-0 kernel (its backward's layout trap, padding, against FA2), the fused CUDA singleton
 // merge and its one-launch step backward against the per-block and composed ones, and the
@@ -37,7 +37,7 @@ class Gpu : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(cuda_available())
-        << "no CUDA device: the tests labelled 'gpu' need a GPU (run them on the H100; CI "
+        << "no CUDA device: the tests labelled 'gpu' need a GPU (run them on a GPU machine; CI "
            "excludes them with ctest -LE gpu)";
   }
 };

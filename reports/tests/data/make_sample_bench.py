@@ -6,7 +6,7 @@
   sample_bench_flex.json      the flex adapter: repetitions only, compile_s, fwd/bwd unsupported
   sample_bench_previous.json  an older run of both, merged into one file
 
-Numbers follow the H100 targets of issue 5 (flash 46 ms / 1.0 GiB at L=4096, 287 ms / 4.1 GiB at
+Numbers follow H100 figures of an early PyTorch composition of the flash path (flash 46 ms / 1.0 GiB at L=4096, 287 ms / 4.1 GiB at
 16384; flex 56 / 3.5, 419 / 36; sdpa 189 ms / 26 GiB at 4096, OOM from 8192) and are otherwise
 made up. Planted changes (new vs previous): flash mha L=16K T=7 +10 % with ~1 % noise
 (regression), flash mha L=8K T=7 +1 % with ~2 % noise (within noise), flex mha L=4K T=7 -11 %
