@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   add_inspect_command(root, commands);
   add_case_file_commands(root, commands);
   add_report_command(root, commands);
+  add_perf_noise_command(root, commands);
 #ifdef ATTN_TORCH_BINARY
   add_backends_command(root, commands);
   add_run_command(root, commands);

@@ -2,6 +2,8 @@
 # charts. Included from reports/CMakeLists.txt; the sources join attn_reports.
 target_sources(attn_reports PRIVATE
   perf_results.cpp
+  perf_controls.cpp
+  perf_noise.cpp
   perf_compare.cpp
   perf_tables.cpp
   perf_gnuplot.cpp
@@ -29,5 +31,8 @@ if(ATTN_BUILD_TESTS)
   add_test(NAME perf_report_render
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_report_render_test.sh $<TARGET_FILE:attn-harness>
                    ${CMAKE_CURRENT_SOURCE_DIR}/tests/data ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_png_check.py)
-  set_tests_properties(perf_report_cli perf_report_render PROPERTIES LABELS "perf;cli" TIMEOUT 300 SKIP_RETURN_CODE 77)
+  add_test(NAME perf_controls_cli
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_controls_cli_test.sh $<TARGET_FILE:attn-harness>
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(perf_report_cli perf_report_render perf_controls_cli PROPERTIES LABELS "perf;cli" TIMEOUT 300 SKIP_RETURN_CODE 77)
 endif()

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "reports/perf_controls.hpp"
+#include "reports/perf_noise.hpp"
+
 namespace attn::report {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -36,6 +39,15 @@ Verdict judge_change(double old_v, double new_v, double noise, const CompareRule
   return Verdict::within_noise;
 }
 
+Verdict judge_controlled(double old_c, double new_c, double sigma, const CompareRule& rule) {
+  if (!(old_c > 0) || !(new_c > 0) || !std::isfinite(sigma)) return Verdict::noise_unknown;
+  const double change = std::log(new_c / old_c);
+  const double min_log = std::log1p(rule.min_change);
+  if (change > rule.noise_factor * sigma && change > min_log) return Verdict::regression;
+  if (-change > rule.noise_factor * sigma && -change > min_log) return Verdict::improvement;
+  return Verdict::within_noise;
+}
+
 PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, const CompareRule& rule) {
   PerfComparison cmp;
   cmp.rule = rule;
@@ -65,7 +77,25 @@ PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, cons
     } else if (!before->ok() && !now.ok()) {
       c.time = Verdict::still_failing;
     } else {
-      c.time = judge_change(c.old_ms, c.new_ms, c.noise_ms, rule);
+      const ControlledTime co = rule.use_controls ? controlled_time(old_run, *before) : ControlledTime{kNaN, kNaN, ""};
+      const ControlledTime cn = rule.use_controls ? controlled_time(new_run, now) : ControlledTime{kNaN, kNaN, ""};
+      if (std::isfinite(co.value) && std::isfinite(cn.value) && co.control == cn.control) {
+        c.control = co.control;
+        c.old_controlled = co.value;
+        c.new_controlled = cn.value;
+        c.controlled_change_pct = 100.0 * (cn.value / co.value - 1.0);
+        if (rule.noise) {
+          c.sigma = rule.noise->sigma_for(key);
+          c.noise_source = rule.noise->has_own(key) ? "between runs" : "between runs (default)";
+        } else {
+          c.sigma = std::hypot(co.rel_noise, cn.rel_noise);
+          c.noise_source = "within run";
+        }
+        c.time = judge_controlled(co.value, cn.value, c.sigma, rule);
+      } else {
+        c.noise_source = "repetitions";
+        c.time = judge_change(c.old_ms, c.new_ms, c.noise_ms, rule);
+      }
       if (std::isfinite(c.old_mem_gib) && std::isfinite(c.new_mem_gib)) {
         const double mem_noise = std::max(before->peak_mem_spread_gib, now.peak_mem_spread_gib);
         const Verdict m = judge_change(c.old_mem_gib, c.new_mem_gib, std::isfinite(mem_noise) ? mem_noise : 0.0, rule);

@@ -279,19 +279,36 @@ PerfTable sources_table(const PerfRun& run) {
   return t;
 }
 
+namespace {
+/// "±1.2 % (between runs)" for a controlled change, "±0.31 ms" for a raw one, "–" when unknown.
+std::string noise_cell(const PerfChange& c) {
+  if (!c.control.empty())
+    return std::isfinite(c.sigma) ? "σ " + fixed(100 * c.sigma, 1) + " % (" + c.noise_source + ")" : "–";
+  return std::isfinite(c.noise_ms) ? "±" + format_ms(c.noise_ms) + " ms" : "–";
+}
+}  // namespace
+
 PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
   PerfTable t;
   t.title = "Changes against the previous run";
-  char rule[512];
+  char rule[1024];
   std::snprintf(rule, sizeof rule,
-                "Median step time, old → new. noise = the larger of the two runs' standard deviations "
-                "over repetitions; a change is a regression (or improvement) only when it exceeds both "
-                "%g × noise and %g %% of the old time. Peak memory uses the same rule with the "
-                "repetitions' spread as noise, ignoring changes up to %g GiB. Newly OOM or failing "
-                "benchmarks are always flagged.",
-                cmp.rule.noise_factor, 100 * cmp.rule.min_change, cmp.rule.min_memory_gib);
+                "Median step time, old → new. Times are compared through a control measured in the "
+                "same run (floor-sdpa: plain causal attention of the same shape; else the run's GEMM "
+                "rate), so that the machine's own speed cancels: a change is a regression (or "
+                "improvement) only when ln(controlled new / controlled old) exceeds %g × sigma and "
+                "%g %%, sigma being %s. Without a control the raw times are judged against the "
+                "repetitions' noise. Peak memory uses the raw rule with the repetitions' spread as "
+                "noise, ignoring changes up to %g GiB. Newly OOM or failing benchmarks are always "
+                "flagged.",
+                cmp.rule.noise_factor, 100 * cmp.rule.min_change,
+                cmp.rule.noise ? "the noise between runs of the same commit (noise file)"
+                               : "the within-run noise of the two controlled times (no noise file: "
+                                 "between nights the variation is larger, see docs/benchmarks.md)",
+                cmp.rule.min_memory_gib);
   t.note = rule;
-  t.header = {"benchmark", "old ms", "new ms", "change", "noise ms", "time", "old GiB", "new GiB", "memory"};
+  t.header = {"benchmark", "old ms", "new ms", "change", "control", "controlled change", "noise",
+              "time", "old GiB", "new GiB", "memory"};
   auto rank = [](const PerfChange& c) {
     if (c.flagged_bad()) return 0;
     if (c.time == Verdict::improvement || c.time == Verdict::now_runs || c.memory == Verdict::improvement) return 1;
@@ -319,8 +336,12 @@ PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
     t.rows.push_back({{c->key.name()},
                       ms_cell(c->old_result, c->old_ms),
                       ms_cell(c->new_result, c->new_ms),
-                      both_ok ? PerfCell{pct(c->change_pct), tone(c->time)} : PerfCell{"–", CellTone::muted},
-                      {std::isfinite(c->noise_ms) ? format_ms(c->noise_ms) : "–"},
+                      both_ok ? PerfCell{pct(c->change_pct), c->control.empty() ? tone(c->time) : CellTone::plain}
+                              : PerfCell{"–", CellTone::muted},
+                      {c->control.empty() ? "–" : c->control, c->control.empty() ? CellTone::muted : CellTone::plain},
+                      both_ok && !c->control.empty() ? PerfCell{pct(c->controlled_change_pct), tone(c->time)}
+                                                     : PerfCell{"–", CellTone::muted},
+                      {noise_cell(*c)},
                       {verdict_name(c->time), tone(c->time)},
                       {gib(c->old_mem_gib)},
                       {gib(c->new_mem_gib)},

@@ -20,6 +20,7 @@ void add_compare_command(CLI::App& root, std::vector<Command>& commands);
 void add_gate_command(CLI::App& root, std::vector<Command>& commands);
 void add_inspect_command(CLI::App& root, std::vector<Command>& commands);
 void add_report_command(CLI::App& root, std::vector<Command>& commands);
+void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands);
 void add_case_file_commands(CLI::App& root, std::vector<Command>& commands);
 #if defined(ATTN_HAS_TORCH) || defined(ATTN_TORCH_BINARY)
 void add_backends_command(CLI::App& root, std::vector<Command>& commands);

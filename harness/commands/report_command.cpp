@@ -5,10 +5,12 @@
 #include <iostream>
 #include <memory>
 
+#include "datasets/atomic_output.hpp"
 #include "datasets/errors.hpp"
 #include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
+#include "reports/perf_noise.hpp"
 #include "reports/perf_report.hpp"
 #include "reports/perf_tables.hpp"
 
@@ -19,16 +21,19 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
     report::PerfReportOptions report;
     std::string out;
     double min_change_pct = 1.0;
-    bool fail_on_regression = false, no_charts = false, quiet = false;
+    std::string noise_file;
+    bool fail_on_regression = false, no_charts = false, quiet = false, no_controls = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
       "report",
       "Performance report from Google Benchmark JSON (the bench runner's and the flex adapter's "
       "files are merged): report.html (self-contained, charts as inline SVG drawn by gnuplot), "
-      "report.md and charts/ in DIR, and with --previous a table of changes that flags a "
-      "regression only when it exceeds the noise measured over the repetitions. Exit 0, also "
-      "with regressions unless --fail-on-regression (then 1); 2 on bad input or no gnuplot.");
+      "report.md and charts/ in DIR, and with --previous a table of changes: step times are "
+      "compared through a control measured in the same run (plain causal attention of the same "
+      "shape, else the GEMM rate), and a change is flagged only when it exceeds the noise between "
+      "runs (--noise, from `perf-noise`) or else the noise within the runs. Exit 0, also with "
+      "regressions unless --fail-on-regression (then 1); 2 on bad input or no gnuplot.");
   app->add_option("RESULTS", o->report.inputs, "Google Benchmark JSON files, merged in order")->required();
   app->add_option("--previous", o->report.previous,
                   "the previous run's JSON files (comma-separated or repeated) to compare with")
@@ -41,6 +46,11 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       ->capture_default_str();
   app->add_option("--min-change", o->min_change_pct, "...and this percentage of the old time")
       ->capture_default_str();
+  app->add_option("--noise", o->noise_file,
+                  "the noise between runs of the same commit (a file written by `attn-harness "
+                  "perf-noise`): what a change of a controlled time must exceed");
+  app->add_flag("--no-controls", o->no_controls,
+                "compare raw step times (as measured) instead of times over their same-run control");
   app->add_flag("--fail-on-regression", o->fail_on_regression, "exit 1 when a regression is flagged");
   app->add_flag("--no-charts", o->no_charts, "write the tables only (no gnuplot needed)");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
@@ -49,6 +59,13 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
     if (!(o->report.rule.noise_factor >= 0) || !(o->min_change_pct >= 0))
       throw data::InputError("--noise-factor and --min-change must be >= 0");
     o->report.rule.min_change = o->min_change_pct / 100.0;
+    o->report.rule.use_controls = !o->no_controls;
+    std::shared_ptr<report::CrossRunNoise> noise;
+    if (!o->noise_file.empty()) {
+      if (o->report.previous.empty()) throw data::InputError("--noise applies to the comparison: give --previous too");
+      noise = std::make_shared<report::CrossRunNoise>(report::load_cross_run_noise(o->noise_file));
+      o->report.rule.noise = noise.get();
+    }
     o->report.out_dir = o->out;
     o->report.charts = !o->no_charts;
     o->report.generated_by = std::string("attn-harness ") + kVersion + " (" + kCommit + ")";
@@ -74,12 +91,18 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
               << ", within noise " << quiet << ", noise unknown " << unknown << ", still failing " << still << " ("
               << c.changes.size() << " compared, " << c.only_new.size() << " new, " << c.only_old.size()
               << " gone; flagged when the change > " << c.rule.noise_factor << " x noise and > "
-              << 100 * c.rule.min_change << " %)\n";
+              << 100 * c.rule.min_change << " %; noise "
+              << (noise ? "between runs from " + noise->source : std::string("within the runs")) << ")\n";
     for (const auto& ch : c.changes) {
       if (!ch.flagged_bad()) continue;
       std::cout << "  " << (report::is_flagged_bad(ch.time) ? report::verdict_name(ch.time) : "memory regression")
                 << ": " << ch.key.name();
-      if (ch.time == report::Verdict::regression)
+      if (ch.time == report::Verdict::regression && !ch.control.empty())
+        std::cout << "  " << report::format_ms(ch.old_ms) << " -> " << report::format_ms(ch.new_ms) << " ms; over "
+                  << ch.control << " " << (ch.controlled_change_pct > 0 ? "+" : "")
+                  << std::round(ch.controlled_change_pct * 10) / 10 << " % (sigma "
+                  << std::round(ch.sigma * 1000) / 10 << " %, " << ch.noise_source << ")";
+      else if (ch.time == report::Verdict::regression)
         std::cout << "  " << report::format_ms(ch.old_ms) << " -> " << report::format_ms(ch.new_ms) << " ms ("
                   << (ch.change_pct > 0 ? "+" : "") << std::round(ch.change_pct * 10) / 10 << " %, noise "
                   << report::format_ms(ch.noise_ms) << " ms)";
@@ -90,6 +113,53 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       std::cout << "\n";
     }
     return int(o->fail_on_regression && c.regressions > 0 ? kExitGateViolation : kExitOk);
+  }});
+}
+
+void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
+  struct Options {
+    std::vector<std::string> runs;
+    std::string out;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "perf-noise",
+      "Measure the noise between runs of the same commit (on different nights or machines) for "
+      "`report --noise`: per benchmark, the standard deviation over the runs of the log of its "
+      "step time over its same-run control. Each --run is one run's Google Benchmark JSON files, "
+      "comma-separated. Exit 0, 2 on bad input.");
+  app->add_option("--run", o->runs, "one run's files, comma-separated; give --run two or more times")
+      ->required()
+      ->allow_extra_args(false);
+  app->add_option("-o,--output", o->out, "the noise file to write (JSON)")->required();
+  commands.push_back({app, [o] {
+    std::vector<report::PerfRun> runs;
+    std::vector<std::vector<std::string>> files;
+    for (const std::string& r : o->runs) {
+      std::vector<std::string> f;
+      size_t start = 0;
+      while (start <= r.size()) {
+        const size_t comma = r.find(',', start);
+        const std::string part = r.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!part.empty()) f.push_back(part);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      if (f.empty()) throw data::InputError("--run: expected one or more JSON files, found '" + r + "'");
+      runs.push_back(report::load_perf_results(f));
+      files.push_back(f);
+    }
+    std::vector<const report::PerfRun*> ptrs;
+    for (const auto& r : runs) ptrs.push_back(&r);
+    const report::CrossRunNoise n = report::measure_cross_run_noise(ptrs, files);
+    data::write_file_atomically(o->out, report::noise_json(n).dump(2) + "\n");
+    std::vector<double> all;
+    for (const auto& [k, v] : n.sigma) all.push_back(v);
+    std::cout << "perf-noise: " << runs.size() << " runs, " << n.sigma.size()
+              << " benchmarks measured in two or more; sigma of ln(controlled time): median "
+              << std::round(report::median_of(all) * 1000) / 10 << " %, default (90th percentile) "
+              << std::round(n.default_sigma * 1000) / 10 << " %; written to " << o->out << "\n";
+    return int(kExitOk);
   }});
 }
 

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <limits>
 
+#include "datasets/errors.hpp"
 #include "reports/perf_compare.hpp"
+#include "reports/perf_controls.hpp"
+#include "reports/perf_noise.hpp"
 #include "reports/tests/perf_test_data.hpp"
 
 namespace attn::report {
@@ -165,6 +168,102 @@ TEST(PerfCompare, CommittedSampleShowsThePlantedChanges) {
   EXPECT_EQ(c.only_new.size(), 4u);  // L=32768 T=1 of the mha preset was not in the old grid
   EXPECT_TRUE(c.only_old.empty());
   EXPECT_EQ(c.regressions, 4);
+}
+
+}  // namespace
+}  // namespace attn::report
+
+namespace attn::report {
+namespace {
+
+// A night: flash, floor and the control floor-sdpa at two lengths, every time scaled by
+// `machine` (a slower or faster machine), flash additionally by `flash_factor`.
+nlohmann::json night(double machine, double flash_factor, double noise_pct = 0.5) {
+  nlohmann::json doc = test::bench_doc("c");
+  for (int L : {4096, 16384}) {
+    const double base = L == 4096 ? 8.0 : 100.0;
+    const std::string sfx = "/llama3-8b/L:" + std::to_string(L) + "/T:7";
+    test::add_repetitions(doc, "train_step/floor-sdpa" + sfx, reps(base * machine, noise_pct), {{"gemm_TFLOPS", 800 / machine}});
+    test::add_repetitions(doc, "train_step/floor" + sfx, reps(1.3 * base * machine, noise_pct), {{"gemm_TFLOPS", 800 / machine}});
+    test::add_repetitions(doc, "train_step/flash" + sfx, reps(1.9 * base * machine * flash_factor, noise_pct),
+                          {{"gemm_TFLOPS", 800 / machine}});
+  }
+  return doc;
+}
+
+TEST(PerfControls, AStepTimeIsTakenOverPlainAttentionOfTheSameShapeElseTheGemmRate) {
+  const PerfRun run = run_of(night(1.0, 1.0));
+  const ControlledTime flash = controlled_time(run, *run.find("train_step", "flash", "llama3-8b", 4096, 7));
+  EXPECT_EQ(flash.control, "floor-sdpa");
+  EXPECT_NEAR(flash.value, 1.9, 1e-12);
+  EXPECT_NEAR(flash.rel_noise, std::hypot(0.005, 0.005), 1e-12);
+  const ControlledTime control = controlled_time(run, *run.find("train_step", "floor-sdpa", "llama3-8b", 4096, 7));
+  EXPECT_EQ(control.control, "gemm");  // the control itself is judged against the GEMM rate
+  EXPECT_NEAR(control.value, 8.0 * 800, 1e-9);
+}
+
+TEST(PerfControls, ASlowerMachineFlagsNothingThroughTheControls) {
+  // The same code on a machine 12 % slower: every raw time is 12 % longer.
+  const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.12, 1.0));
+  const PerfComparison raw = compare_runs(before, after, CompareRule{2.0, 0.01, 0.01, false});
+  EXPECT_EQ(raw.regressions, 6);  // raw times: all six flagged
+  const PerfComparison c = compare_runs(before, after);
+  EXPECT_EQ(c.regressions, 0);
+  for (const auto& ch : c.changes) {
+    EXPECT_FALSE(ch.control.empty()) << ch.key.name();
+    EXPECT_NEAR(ch.change_pct, 12, 1e-9) << ch.key.name();
+    // floor-sdpa is judged by the GEMM rate, which the slower machine also lowers by 12 %.
+    EXPECT_NEAR(ch.controlled_change_pct, 0, 1e-9) << ch.key.name();
+    EXPECT_EQ(ch.time, Verdict::within_noise) << ch.key.name();
+  }
+}
+
+TEST(PerfControls, ARealSlowdownIsFlaggedWithItsSizeOnAnotherMachine) {
+  // flash 20 % slower in the new code, measured on a machine 8 % faster.
+  const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1 / 1.08, 1.2));
+  const PerfComparison c = compare_runs(before, after);
+  EXPECT_EQ(c.regressions, 2);
+  const PerfChange& f = change_of(c, "train_step/flash/llama3-8b/L:4096/T:7");
+  EXPECT_EQ(f.time, Verdict::regression);
+  EXPECT_NEAR(f.controlled_change_pct, 20, 1e-9);
+  EXPECT_NEAR(f.change_pct, 100 * (1.2 / 1.08 - 1), 1e-9);  // the raw change understates it
+  EXPECT_EQ(f.noise_source, "within run");
+  EXPECT_EQ(change_of(c, "train_step/floor/llama3-8b/L:4096/T:7").time, Verdict::within_noise);
+}
+
+TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
+  // Three nights of the same code on machines of different speed, each benchmark's controlled
+  // time jittering by about 3 % between nights (more than the 0.5 % within a run).
+  std::vector<PerfRun> nights;
+  const double jitter[3] = {1.0, 1.03, 0.97};
+  for (int i = 0; i < 3; ++i) nights.push_back(run_of(night(1.0 + 0.05 * i, jitter[i])));
+  const CrossRunNoise n = measure_cross_run_noise({&nights[0], &nights[1], &nights[2]}, {{"a"}, {"b"}, {"c"}});
+  const double flash_sigma = n.sigma.at("train_step/flash/llama3-8b/L:4096/T:7");
+  EXPECT_NEAR(flash_sigma, sample_stddev({0.0, std::log(1.03), std::log(0.97)}), 1e-9);
+  EXPECT_NEAR(n.sigma.at("train_step/floor/llama3-8b/L:4096/T:7"), 0, 1e-9);
+  EXPECT_EQ(n.runs.size(), 3u);
+  // A 4 % change: a regression against the within-run noise, within the noise between runs.
+  const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.0, 1.04));
+  EXPECT_EQ(change_of(compare_runs(before, after), "train_step/flash/llama3-8b/L:4096/T:7").time,
+            Verdict::regression);
+  CompareRule with_noise;
+  with_noise.noise = &n;
+  const PerfChange& f = change_of(compare_runs(before, after, with_noise), "train_step/flash/llama3-8b/L:4096/T:7");
+  EXPECT_EQ(f.time, Verdict::within_noise);
+  EXPECT_EQ(f.noise_source, "between runs");
+  EXPECT_NEAR(f.sigma, flash_sigma, 1e-12);
+  // A 15 % change exceeds it.
+  const PerfRun slower = run_of(night(1.0, 1.15));
+  EXPECT_EQ(change_of(compare_runs(before, slower, with_noise), "train_step/flash/llama3-8b/L:4096/T:7").time,
+            Verdict::regression);
+  // Round trip through the file, and its errors.
+  const std::string path = test::write_temp("noise", noise_json(n));
+  const CrossRunNoise back = load_cross_run_noise(path);
+  EXPECT_EQ(back.sigma, n.sigma);
+  EXPECT_EQ(back.default_sigma, n.default_sigma);
+  EXPECT_THROW(load_cross_run_noise(test::write_temp("bad", {{"schema", "x"}})), data::InputError);
+  EXPECT_THROW(load_cross_run_noise(test::write_temp_text("bad2", "{")), data::InputError);
+  EXPECT_THROW(measure_cross_run_noise({&nights[0]}, {{"a"}}), data::InputError);
 }
 
 }  // namespace

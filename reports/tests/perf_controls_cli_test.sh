@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Comparing nights through same-run controls, on benchmarks measured on an H200
+# (reports/h200/2026-12-01-block0): a known change between two versions of the flash path
+# (FA2 on block 0 before, cuDNN after) is flagged with its size; the same results on a machine
+# 10 % slower are not flagged through the controls (and are, as raw times); perf-noise measures
+# the noise between runs and report --noise uses it.
+# Usage: perf_controls_cli_test.sh PATH/TO/attn-harness SOURCE_DIR
+set -u
+bin=$1
+root=$2
+data=$root/reports/h200/2026-12-01-block0/attn_bench_train_step.json
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0; checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect() {  # RC DESCRIPTION -- COMMAND...
+  local want=$1 what=$2; shift 3
+  checks=$((checks + 1))
+  "$@" >"$work/out" 2>"$work/err"; local rc=$?
+  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; out: $(head -c 1500 "$work/out"); err: $(head -c 400 "$work/err")"
+}
+contains() {  # FILE PATTERN DESCRIPTION
+  checks=$((checks + 1))
+  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 1500 "$1")"
+}
+# transform IN OUT MODE: fa2-as-flash (the version before cuDNN: FA2's results under the names
+# flash and floor), slower:F (every time x F and the GEMM rate / F), jitter:SEED (each
+# benchmark's times x a factor within +-1 %, as between two nights).
+transform() {
+  $py - "$@" <<'PY'
+import json, random, sys
+src, dst, mode = sys.argv[1:4]
+d = json.load(open(src))
+out = []
+if mode == "fa2-as-flash":
+    for b in d["benchmarks"]:
+        parts = b["name"].split("/")
+        if parts[1] in ("flash", "floor"):
+            continue
+        if parts[1] in ("flash-fa2", "floor-fa2"):
+            parts[1] = parts[1][:-4]
+            for k in ("name", "run_name"):
+                if k in b:
+                    b[k] = b[k].replace(b[k].split("/")[1], parts[1], 1)
+        out.append(b)
+elif mode.startswith("slower:") or mode.startswith("jitter:"):
+    kind, arg = mode.split(":")
+    rng = random.Random(int(arg) if kind == "jitter" else 0)
+    factors = {}
+    for b in d["benchmarks"]:
+        key = b["run_name"] if "run_name" in b else b["name"]
+        f = float(arg) if kind == "slower" else factors.setdefault(key, 1 + rng.uniform(-0.01, 0.01))
+        for k in ("real_time", "cpu_time"):
+            if k in b and not (b.get("aggregate_name") in ("cv",)):
+                b[k] = b[k] * f
+        if "gemm_TFLOPS" in b and kind == "slower":
+            b["gemm_TFLOPS"] = b["gemm_TFLOPS"] / f
+        out.append(b)
+d["benchmarks"] = out
+json.dump(d, open(dst, "w"))
+PY
+}
+transform "$data" "$work/fa2.json" fa2-as-flash
+transform "$data" "$work/slower.json" slower:1.10
+for s in 1 2 3; do transform "$data" "$work/night$s.json" "jitter:$s"; done
+
+expect 0 "cuDNN against FA2 (an improvement)" -- "$bin" report "$data" --previous "$work/fa2.json" -o "$work/r1" --no-charts -q
+contains "$work/out" "against previous: regressions 0, improvements [1-9]" "the improvement is counted"
+contains "$work/r1/report.md" "| train_step/flash/llama3-8b-mha/L:16384/T:7 | 197.4 | 124.6 | -36.9 % | floor-sdpa | -36.9 % |" "flash at 16K: 197.4 -> 124.6 ms, -36.9 % over floor-sdpa"
+expect 1 "FA2 against cuDNN (a regression), --fail-on-regression" -- "$bin" report "$work/fa2.json" --previous "$data" -o "$work/r2" --no-charts -q --fail-on-regression
+contains "$work/out" "regression: train_step/flash/llama3-8b-mha/L:4096/T:7  15.5 -> 22.0 ms; over floor-sdpa +41.9 %" "flagged with its size"
+expect 0 "the same results on a slower machine, through the controls" -- "$bin" report "$work/slower.json" --previous "$data" -o "$work/r3" --no-charts -q --fail-on-regression
+contains "$work/out" "against previous: regressions 0, improvements 0" "nothing flagged"
+expect 1 "the same, raw times" -- "$bin" report "$work/slower.json" --previous "$data" -o "$work/r4" --no-charts -q --fail-on-regression --no-controls
+# 35 of 36: floor-sdpa at 4K has 5 % noise between its repetitions, more than half of the 10 %.
+contains "$work/out" "against previous: regressions 35, improvements 0, within noise 1" "flagged as raw times"
+expect 0 "perf-noise from three nights" -- "$bin" perf-noise --run "$work/night1.json" --run "$work/night2.json" --run "$work/night3.json" -o "$work/noise.json"
+contains "$work/out" "perf-noise: 3 runs, 36 benchmarks measured" "summary line"
+expect 0 "report --noise" -- "$bin" report "$work/night2.json" --previous "$work/night1.json" --noise "$work/noise.json" -o "$work/r5" --no-charts -q --fail-on-regression
+contains "$work/out" "noise between runs from $work/noise.json" "names the noise file"
+expect 2 "perf-noise with one run" -- "$bin" perf-noise --run "$work/night1.json" -o "$work/n1.json"
+contains "$work/err" "at least two runs" "says two runs are needed"
+expect 2 "--noise without --previous" -- "$bin" report "$data" --noise "$work/noise.json" -o "$work/r6" --no-charts -q
+expect 2 "--noise with a bad file" -- "$bin" report "$data" --previous "$data" --noise "$data" -o "$work/r7" --no-charts -q
+contains "$work/err" "perf-noise/1" "names the expected schema"
+
+echo "$checks checks, $failures failures"
+[ "$failures" -eq 0 ]
