@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "datasets/errors.hpp"
+#include "datasets/utc_time.hpp"
 #include "harness/build_info.hpp"
 #include "harness/progress.hpp"
 #include "harness/reference_adapter.hpp"
@@ -12,16 +13,6 @@
 #include "references/structured_reference.hpp"
 
 namespace attn::cli {
-namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
-
-}  // namespace
 
 ReferenceResult ensure_reference(const data::CaseManifest& m, const data::CaseInputs& in,
                                  const std::string& hash, const ReferenceOptions& opt) {
@@ -62,7 +53,7 @@ ReferenceResult ensure_reference(const data::CaseManifest& m, const data::CaseIn
                                  {"invalid_rows", "zeros"},
                                  {"attn_harness_version", kVersion},
                                  {"commit", kCommit},
-                                 {"time", utc_now()},
+                                 {"time", data::utc_timestamp()},
                                  {"seconds", std::to_string(result.seconds)}};
   result.reference.outputs = reference_outputs(std::move(r), in.config);
   result.not_cached = data::record_write_blocker(m, data::kReferenceFileName);

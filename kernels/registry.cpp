@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "datasets/errors.hpp"
+#include "datasets/utc_time.hpp"
 #include "kernels/flash_backend.hpp"
 #include "kernels/math_backend.hpp"
 #include "kernels/mutants.hpp"
@@ -93,14 +94,6 @@ std::string device_name(const at::Device& device) {
 #endif
 }
 
-std::string utc_now_iso8601() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -116,7 +109,7 @@ std::map<std::string, std::string> run_provenance(const Backend& b, const at::De
   p["torch_version"] = TORCH_VERSION;
   p["dtype"] = data::to_string(config.dtype);
   p["commit"] = commit;
-  p["time"] = utc_now_iso8601();
+  p["time"] = data::utc_timestamp();
   return p;
 }
 

@@ -9,6 +9,7 @@
 #include "datasets/atomic_output.hpp"
 #include "datasets/errors.hpp"
 #include "datasets/presets.hpp"
+#include "datasets/utc_time.hpp"
 #include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/commands/torch_commands.hpp"
@@ -19,16 +20,6 @@
 #include "kernels/registry.hpp"
 
 namespace attn::cli {
-namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
-
-}  // namespace
 
 void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
   struct Options {
@@ -117,7 +108,7 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
           selftest::calibrate_recorded(plan, [&](int64_t d, int64_t t) { progress.update(d, t); });
       progress.finish();
       const nlohmann::json provenance{{"source", "recorded cases"}, {"device", r.device},
-                                      {"commit", kCommit}, {"time", utc_now()},
+                                      {"commit", kCommit}, {"time", data::utc_timestamp()},
                                       {"seconds", r.seconds}};
       return finish_calibration(r, *o, plan.profile.name, provenance);
     }
@@ -156,7 +147,7 @@ void add_calibrate_command(CLI::App& root, std::vector<Command>& commands) {
         {"device", r.device}, {"presets", plan.presets}, {"t", plan.steps},
         {"grad_scales", plan.grad_scales}, {"seeds", plan.seeds}, {"seed_base", plan.seed_base},
         {"seq", plan.seq}, {"batch", plan.batch}, {"pad", "second and later elements by L/8"},
-        {"commit", kCommit}, {"time", utc_now()}, {"seconds", r.seconds}};
+        {"commit", kCommit}, {"time", data::utc_timestamp()}, {"seconds", r.seconds}};
     return finish_calibration(r, *o, plan.profile.name, provenance);
   }});
 }

@@ -3,21 +3,7 @@
 # Usage: cli_test.sh PATH/TO/attn-harness
 set -u
 bin=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0; checks=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# expect RC DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code, keeps its output.
-expect() {
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; stderr: $(head -c 400 "$work/err")"
-}
-contains() {  # FILE PATTERN DESCRIPTION
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 400 "$1")"
-}
+. "$(dirname "$0")/check_lib.sh"
 
 expect 0 "top-level --help" -- "$bin" --help
 contains "$work/out" "generate" "help lists generate"

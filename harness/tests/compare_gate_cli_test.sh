@@ -7,25 +7,7 @@ bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 $py -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: /usr/bin/python3 lacks h5py or numpy"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0; checks=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # RC DESCRIPTION -- COMMAND...
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; out: $(head -c 600 "$work/out"); err: $(head -c 400 "$work/err")"
-}
-contains() {  # FILE PATTERN DESCRIPTION
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 600 "$1")"
-}
-pycheck() {  # DESCRIPTION PYTHON-CODE (sys.argv[1:] = remaining args)
-  local what=$1 code=$2; shift 2
-  checks=$((checks + 1))
-  $py -c "$code" "$@" >"$work/py" 2>&1 || fail "$what: $(head -c 600 "$work/py")"
-}
+. "$here/check_lib.sh"
 
 for sub in compare gate inspect; do expect 0 "$sub --help" -- "$bin" "$sub" --help; done
 case=$work/x
@@ -134,5 +116,4 @@ expect 2 "inspect: unknown tensor" -- "$bin" inspect "$case" --tensor dz --at 0,
 expect 2 "inspect: block beyond t" -- "$bin" inspect "$case" --tensor dv3 --worst 2 -q
 expect 2 "inspect: --at and --worst together" -- "$bin" inspect "$case" --tensor dq --at 0,0,0,0 --worst 2 -q
 
-echo "$checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+checks_done

@@ -8,20 +8,7 @@ set -u
 bin=$1
 root=$2
 fns=$root/harness/tests/data/user_functions.py
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0; checks=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # RC DESCRIPTION -- COMMAND...
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; out: $(head -c 800 "$work/out"); err: $(head -c 800 "$work/err")"
-}
-contains() {  # FILE PATTERN DESCRIPTION
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 800 "$1")"
-}
+. "$root/harness/tests/check_lib.sh"
 absent() {  # PRODUCER DESCRIPTION
   checks=$((checks + 1))
   [ ! -e "$case/outputs/$1.h5" ] || fail "$2: outputs/$1.h5 was recorded"
@@ -93,5 +80,4 @@ expect 0 "a failing function does not stop the C++ backends" -- true
 "$bin" run "$case" --backend "py:$fns:raises,flash" -q >"$work/out" 2>"$work/err"; rc=$?
 checks=$((checks + 1)); [ "$rc" -eq 2 ] && [ -e "$case/outputs/flash.h5" ] || fail "mixed run: exit $rc, flash recorded: $(ls "$case/outputs")"
 
-echo "$checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+checks_done

@@ -4,24 +4,7 @@
 # Usage: selftest_cli_test.sh PATH/TO/attn-harness
 set -u
 bin=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0; checks=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # RC DESCRIPTION -- COMMAND...
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; stderr: $(head -c 400 "$work/err"); stdout: $(tail -c 600 "$work/out")"
-}
-contains() {  # FILE PATTERN DESCRIPTION
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 400 "$1")"
-}
-lacks() {
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" && fail "$3: '$2' found in $(basename "$1")"
-}
+. "$(dirname "$0")/check_lib.sh"
 
 expect 0 "selftest" -- "$bin" selftest -q --json "$work/st.json" --markdown "$work/st.md"
 contains "$work/out" "selftest: PASSED" "selftest verdict line"
@@ -81,5 +64,4 @@ expect 2 "calibrate --cases with --mutants" -- "$bin" calibrate --cases "$work"/
 expect 2 "calibrate --seeds 0" -- "$bin" calibrate --seeds 0
 expect 2 "calibrate unknown preset" -- "$bin" calibrate --presets nope
 
-echo "$checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+checks_done

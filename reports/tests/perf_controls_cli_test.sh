@@ -10,20 +10,7 @@ bin=$1
 root=$2
 data=$root/reports/h200/2026-12-01-block0/attn_bench_train_step.json
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0; checks=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # RC DESCRIPTION -- COMMAND...
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  [ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want; out: $(head -c 1500 "$work/out"); err: $(head -c 400 "$work/err")"
-}
-contains() {  # FILE PATTERN DESCRIPTION
-  checks=$((checks + 1))
-  grep -q -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1"): $(head -c 1500 "$1")"
-}
+. "$root/harness/tests/check_lib.sh"
 # transform IN OUT MODE: fa2-as-flash (the version before cuDNN: FA2's results under the names
 # flash and floor), slower:F (every time x F and the GEMM rate / F), jitter:SEED (each
 # benchmark's times x a factor within +-1 %, as between two nights).
@@ -85,5 +72,4 @@ expect 2 "--noise without --previous" -- "$bin" report "$data" --noise "$work/no
 expect 2 "--noise with a bad file" -- "$bin" report "$data" --previous "$data" --noise "$data" -o "$work/r7" --no-charts -q
 contains "$work/err" "perf-noise/1" "names the expected schema"
 
-echo "$checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+checks_done
