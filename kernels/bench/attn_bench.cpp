@@ -9,6 +9,12 @@
 //               the forward of all T steps, then one backward with grad_out g_t for every step.
 //   fwd         one forward at t = T - 1 (with autograd recording, as in training).
 //   bwd         the backward of that one step (its forward runs outside the timed region).
+//   train_step_padded  train_step over a padded batch: B = 2 x --batch, every second sequence
+//               right-padded by L/8 (bench_workload.hpp); grad_out is zero on the invalid rows
+//               of each step, as the training loss makes it.
+// Sharding (--shard i/n): the grid (bench_grid.hpp) is split into n disjoint shards balanced
+// by estimated GPU time (bench_cost.hpp, shard_plan.hpp); a shard runs its benchmarks in the
+// order of the unsharded run. --list prints a shard's benchmarks and estimates without running.
 // Backends (the names are stable: they are the <backend> part of every benchmark name, and
 // `attn-harness report` charts flash / floor as the TTT overhead):
 //   flash        FlashBackend::apply with its defaults: block 0 through the device's fastest
@@ -41,6 +47,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -59,6 +66,9 @@
 
 #include <ATen/SDPBackend.h>
 
+#include "kernels/bench/bench_grid.hpp"
+#include "kernels/bench/bench_workload.hpp"
+#include "kernels/bench/shard_plan.hpp"
 #include "kernels/detail/flash_block0.hpp"
 #include "kernels/flash_backend.hpp"
 #include "kernels/sdpa_backend.hpp"
@@ -72,34 +82,21 @@
 
 namespace {
 
-struct Preset {
-  std::string name;
-  int64_t H, Hkv, D;
-};
-
-const std::vector<Preset>& all_presets() {
-  static const std::vector<Preset> p{
-      {"llama3-8b-mha", 32, 32, 128}, {"llama3-8b", 32, 8, 128}, {"qwen3-30b-a3b", 32, 4, 128},
-      {"gpt-oss-20b", 64, 8, 64},     {"tiny", 2, 1, 64},  // tiny: hidden, for CPU smoke tests
-  };
-  return p;
-}
-
-const std::vector<std::string>& all_backends() {
-  static const std::vector<std::string> b{"sdpa",      "flash",       "flash-fa2", "floor",
-                                          "floor-fa2", "floor-cudnn", "floor-sdpa"};
-  return b;
-}
-
-bool is_floor(const std::string& backend) { return backend.rfind("floor", 0) == 0; }
+using attn::bench::all_backends;
+using attn::bench::BenchSpec;
+using attn::bench::is_floor;
 
 struct Options {
   std::vector<std::string> backends{"sdpa", "flash", "floor"};
   std::vector<std::string> presets;  // default by device
   std::vector<int64_t> seqs;         // default by device
   std::vector<int64_t> ttt;          // default by device
-  std::vector<std::string> workloads{"train_step", "fwd", "bwd"};
+  std::vector<std::string> workloads = attn::bench::all_workloads();
   int64_t batch = 1;
+  attn::bench::Shard shard;     // 1/1 unless --shard
+  bool sharded = false;
+  bool list = false;            // --list: print the (shard's) benchmarks and estimates, run nothing
+  double memory_gib = 140.0;    // --shard-memory-gib: the device memory the cost model assumes
   std::string device = "cuda";
   std::string commit = ATTN_BENCH_COMMIT;
   int64_t iterations = 0;  // 0: by L
@@ -142,11 +139,12 @@ std::vector<int64_t> split_int(const std::string& flag, const std::string& s) {
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: attn-bench [--backends sdpa,flash,floor (also flash-fa2, floor-fa2,\n"
-               "                  floor-cudnn, floor-sdpa)] [--presets llama3-8b-mha,llama3-8b,"
-               "qwen3-30b-a3b,gpt-oss-20b]\n"
-               "                  [--seqs 1024,...,32768] [--ttt 1,3,7] [--workloads train_step,fwd,bwd]\n"
+               "                  floor-cudnn, floor-sdpa; all: the seven)] [--presets llama3-8b-mha,\n"
+               "                  llama3-8b,qwen3-30b-a3b,gpt-oss-20b] [--seqs 1024,...,32768] [--ttt 1,3,7]\n"
+               "                  [--workloads train_step,fwd,bwd,train_step_padded]\n"
                "                  [--batch 1] [--device cuda|cpu] [--commit SHA] [--iterations N]\n"
-               "                  [--warmup N] [--reps N] [Google Benchmark flags, e.g.\n"
+               "                  [--warmup N] [--reps N] [--shard i/n (1 <= i <= n)] [--list]\n"
+               "                  [--shard-memory-gib 140] [Google Benchmark flags, e.g.\n"
                "                  --benchmark_out=FILE --benchmark_out_format=json "
                "--benchmark_repetitions=N --benchmark_filter=RE]\n");
   std::exit(code);
@@ -166,6 +164,10 @@ std::vector<char*> parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") usage(0);
+    if (a == "--list") {
+      g_opt.list = true;
+      continue;
+    }
     if (a.rfind("--benchmark_", 0) == 0 || a.rfind("--v=", 0) == 0 || a == "--v") {
       rest.push_back(argv[i]);
       continue;
@@ -186,7 +188,7 @@ std::vector<char*> parse_args(int argc, char** argv) {
       }
       value = argv[++i];
     }
-    if (key == "--backends") g_opt.backends = split(value);
+    if (key == "--backends") g_opt.backends = value == "all" ? all_backends() : split(value);
     else if (key == "--presets") { g_opt.presets = split(value); presets = true; }
     else if (key == "--seqs") { g_opt.seqs = split_int(key, value); seqs = true; }
     else if (key == "--ttt") { g_opt.ttt = split_int(key, value); ttt = true; }
@@ -197,6 +199,22 @@ std::vector<char*> parse_args(int argc, char** argv) {
     else if (key == "--iterations") g_opt.iterations = split_int(key, value).at(0);
     else if (key == "--warmup") g_opt.warmup = std::stoll(value);
     else if (key == "--reps") g_opt.repetitions = split_int(key, value).at(0);
+    else if (key == "--shard") {
+      std::string why;
+      if (!attn::bench::parse_shard(value, g_opt.shard, why)) {
+        std::fprintf(stderr, "attn-bench: --shard: %s\n", why.c_str());
+        std::exit(2);
+      }
+      g_opt.sharded = true;
+    } else if (key == "--shard-memory-gib") {
+      char* end = nullptr;
+      g_opt.memory_gib = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(g_opt.memory_gib > 0)) {
+        std::fprintf(stderr, "attn-bench: --shard-memory-gib: expected a positive number of GiB, found '%s'\n",
+                     value.c_str());
+        std::exit(2);
+      }
+    }
     else {
       std::fprintf(stderr, "attn-bench: unknown flag '%s'\n", key.c_str());
       usage(2);
@@ -221,14 +239,13 @@ std::vector<char*> parse_args(int argc, char** argv) {
       std::exit(2);
     }
   for (const auto& w : g_opt.workloads)
-    if (w != "train_step" && w != "fwd" && w != "bwd") {
-      std::fprintf(stderr, "attn-bench: --workloads: unknown workload '%s'\n", w.c_str());
+    if (!attn::bench::is_workload(w)) {
+      std::fprintf(stderr, "attn-bench: --workloads: unknown workload '%s' (train_step, fwd, bwd, "
+                   "train_step_padded)\n", w.c_str());
       std::exit(2);
     }
   for (const auto& p : g_opt.presets) {
-    bool found = false;
-    for (const auto& q : all_presets()) found = found || q.name == p;
-    if (!found) {
+    if (!attn::bench::find_preset(p)) {
       std::fprintf(stderr, "attn-bench: --presets: unknown preset '%s'\n", p.c_str());
       std::exit(2);
     }
@@ -411,33 +428,13 @@ std::string unsupported_reason(const std::string& backend, int64_t B, int64_t H,
   return "unsupported: cuDNN block-0 kernel: " + why;
 }
 
-// ---- FLOPs -----------------------------------------------------------------------------------
-
-double fwd_flops(int64_t B, int64_t H, int64_t L, int64_t D, int64_t t) {
-  const double b = double(B), h = double(H), l = double(L), d = double(D);
-  return 4.0 * b * h * l * l * d / 2.0 + 4.0 * b * h * l * d * double(t);
-}
-
-double workload_flops(const std::string& workload, const std::string& backend, int64_t B, int64_t H,
-                      int64_t L, int64_t D, int64_t T) {
-  auto singletons = [&](int64_t t) { return is_floor(backend) ? int64_t(0) : t; };
-  if (workload == "fwd") return fwd_flops(B, H, L, D, singletons(T - 1));
-  if (workload == "bwd") return 2.5 * fwd_flops(B, H, L, D, singletons(T - 1));
-  double f = 0.0;
-  for (int64_t t = 0; t < T; ++t) f += 3.5 * fwd_flops(B, H, L, D, singletons(t));
-  return f;
-}
-
 // ---- the benchmark ---------------------------------------------------------------------------
 
-struct Spec {
-  std::string workload, backend;
-  Preset preset;
-  int64_t L, T;
-  std::string oom_key() const {
-    return workload + "/" + backend + "/" + preset.name + "/T:" + std::to_string(T);
-  }
-};
+/// The benchmarks whose smaller L ran out of memory skip larger L: one key per
+/// workload/backend/preset/T.
+std::string oom_key(const BenchSpec& s) {
+  return s.workload + "/" + s.backend + "/" + s.preset.name + "/T:" + std::to_string(s.T);
+}
 
 std::map<std::string, int64_t> g_oom_at;  // oom_key -> smallest L that ran out of memory
 std::set<std::string> g_warmed;
@@ -454,12 +451,11 @@ std::string first_line(const std::string& m, size_t max_len = 300) {
   return s;
 }
 
-void run_benchmark(benchmark::State& state, const Spec& s) {
-  const std::string name = s.workload + "/" + s.backend + "/" + s.preset.name + "/L:" +
-                           std::to_string(s.L) + "/T:" + std::to_string(s.T);
+void run_benchmark(benchmark::State& state, const BenchSpec& s) {
+  const std::string name = s.name();
   std::fprintf(stderr, "[attn-bench] %s\n", name.c_str());
   std::fflush(stderr);
-  const int64_t B = g_opt.batch, H = s.preset.H, Hkv = s.preset.Hkv, D = s.preset.D, L = s.L, T = s.T;
+  const int64_t B = int64_t(s.valid_len.size()), H = s.preset.H, Hkv = s.preset.Hkv, D = s.preset.D, L = s.L, T = s.T;
   state.counters["B"] = double(B);
   state.counters["H"] = double(H);
   state.counters["Hkv"] = double(Hkv);
@@ -467,7 +463,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
   state.counters["L"] = double(L);
   state.counters["T"] = double(T);
 
-  if (const auto it = g_oom_at.find(s.oom_key()); it != g_oom_at.end() && it->second <= L) {
+  if (const auto it = g_oom_at.find(oom_key(s)); it != g_oom_at.end() && it->second <= L) {
     state.SkipWithError(it->second < L ? "OOM: skipped (smaller L ran out of memory)"
                                        : "OOM: skipped (ran out of memory in an earlier repetition)");
     return;
@@ -499,16 +495,26 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
         in.v.push_back(projected(Hkv).requires_grad_(true));
       }
     }
-    in.valid_len.assign(static_cast<size_t>(B), L);
+    in.valid_len = s.valid_len;
     in.scale = 1.0 / std::sqrt(double(D));
-    std::vector<at::Tensor> leaves;  // gradients taken with respect to these (no .grad accumulation)
     const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device());
+    if (attn::bench::is_padded(s.workload)) {
+      // The training loss masks the invalid rows of step t (i >= valid_len - t): zero grad_out.
+      c10::NoGradGuard no_grad;
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t valid = std::max<int64_t>(in.valid_len[size_t(b)] - t, 0);
+          if (valid < L) in.g[size_t(t)].select(0, b).narrow(1, valid, L - valid).zero_();
+        }
+    }
+    const at::Tensor valid_len_t =
+        at::tensor(in.valid_len, at::TensorOptions().dtype(at::kLong)).to(device());
 
     // One timed step of the workload; returns ms and records the peak above the pre-step allocation.
     auto one = [&]() -> std::pair<double, double> {
       if (s.workload == "bwd") {
         const int64_t t = T - 1;
-        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
+        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(valid_len_t, L, opts) : at::Tensor();
         attn::kern::FlashSharedBlocks shared;  // lives until the backward below is done
         at::Tensor out = step_forward(s.backend, in, in.q[t], t, mask, &shared, &label);
         std::vector<at::Tensor> wrt{in.q[t]};
@@ -528,7 +534,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
       const int64_t before = allocated_now();
       reset_peak();
       const double ms = time_ms([&] {
-        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(at::full({B}, L, opts.dtype(at::kLong)), L, opts) : at::Tensor();
+        const at::Tensor mask = s.backend == "sdpa" ? attn::kern::sdpa_mask(valid_len_t, L, opts) : at::Tensor();
         // One training step's shared singleton blocks (the flash backends; others ignore it).
         attn::kern::FlashSharedBlocks shared;
         if (s.workload == "fwd") {
@@ -576,8 +582,8 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
   if (!failure.empty()) {
     free_cached();
     if (oom) {
-      auto it = g_oom_at.find(s.oom_key());
-      if (it == g_oom_at.end() || it->second > L) g_oom_at[s.oom_key()] = L;
+      auto it = g_oom_at.find(oom_key(s));
+      if (it == g_oom_at.end() || it->second > L) g_oom_at[oom_key(s)] = L;
     }
     std::fprintf(stderr, "[attn-bench]   %s\n", failure.c_str());
     state.SkipWithError(failure.c_str());
@@ -585,7 +591,7 @@ void run_benchmark(benchmark::State& state, const Spec& s) {
   }
   free_cached();
   if (!label.empty()) state.SetLabel(label);
-  const double flops = workload_flops(s.workload, s.backend, B, H, L, D, T);
+  const double flops = attn::bench::workload_flops(s.workload, is_floor(s.backend), s.valid_len, H, D, T);
   const double tflops = iters > 0 && total_ms > 0 ? flops * double(iters) / (total_ms * 1e-3) / 1e12 : 0.0;
   state.counters["TFLOPS"] = tflops;
   // Counters that are 0 in every repetition would make the cv aggregate NaN (not JSON): a failed
@@ -607,11 +613,61 @@ int64_t iterations_for(int64_t L) {
   return 1;
 }
 
+/// Value of a Google Benchmark flag given as PREFIX<int> (e.g. "--benchmark_repetitions=5").
+int64_t int_flag(const std::vector<char*>& args, const char* prefix, int64_t fallback) {
+  for (char* a : args) {
+    const std::string s(a);
+    if (s.rfind(prefix, 0) == 0) {
+      const long long v = std::atoll(s.c_str() + std::strlen(prefix));
+      return v > 0 ? v : fallback;
+    }
+  }
+  return fallback;
+}
+
+/// One stderr line: this shard's size and estimate, and every shard's estimate (the balance).
+void print_shard_summary(const attn::bench::ShardSelection& sel) {
+  double total = 0.0, max = 0.0;
+  for (double s : sel.shard_seconds) {
+    total += s;
+    max = std::max(max, s);
+  }
+  const double mean = total / double(sel.shard_seconds.size());
+  std::fprintf(stderr, "[attn-bench] shard %s: %zu of %zu benchmarks, estimated %.0f s of GPU time "
+               "(+%.0f s start; all shards: %.0f s, max / mean %.3f; bench_cost.hpp, %g GiB)\n",
+               g_opt.shard.text().c_str(), sel.specs.size(), sel.grid_size,
+               sel.shard_seconds[size_t(g_opt.shard.index - 1)], attn::bench::kProcessStartSeconds, total,
+               mean > 0 ? max / mean : 1.0, g_opt.memory_gib);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<char*> rest = parse_args(argc, argv);
   const bool user_reps = has_flag(rest, "--benchmark_repetitions");
+
+  // The grid, and the part of it this shard runs (all of it without --shard). The plan depends
+  // on the flags alone, never on the device, so the n jobs of a night agree on it.
+  const std::vector<BenchSpec> grid = attn::bench::build_grid(
+      {g_opt.backends, g_opt.presets, g_opt.workloads, g_opt.seqs, g_opt.ttt, g_opt.batch});
+  if (int64_t(grid.size()) < g_opt.shard.count) {
+    std::fprintf(stderr, "attn-bench: --shard %s: expected at most %zu shards (the grid has %zu "
+                 "benchmarks; each shard needs one), found %lld\n", g_opt.shard.text().c_str(),
+                 grid.size(), grid.size(), static_cast<long long>(g_opt.shard.count));
+    return 2;
+  }
+  const int64_t reps = user_reps ? int_flag(rest, "--benchmark_repetitions=", g_opt.repetitions)
+                                 : g_opt.repetitions;
+  const attn::bench::ShardSelection shard = attn::bench::select_shard(
+      grid, g_opt.shard,
+      [&](int64_t L) { return attn::bench::BenchRuns{g_opt.warmup, reps, iterations_for(L)}; },
+      g_opt.memory_gib);
+  print_shard_summary(shard);
+  if (g_opt.list) {
+    for (size_t i = 0; i < shard.specs.size(); ++i)
+      std::printf("%s\t%.2f\n", shard.specs[i].name().c_str(), shard.seconds[i]);
+    return 0;
+  }
 
   std::string device_name = "cpu";
   if (on_cuda()) {
@@ -645,28 +701,21 @@ int main(int argc, char** argv) {
     gemm << g_gemm_tflops;
     benchmark::AddCustomContext("gemm_bf16_tflops", gemm.str());
   }
+  if (g_opt.sharded) {
+    std::ostringstream estimate;
+    estimate.precision(4);
+    estimate << shard.shard_seconds[size_t(g_opt.shard.index - 1)];
+    benchmark::AddCustomContext("shard", g_opt.shard.text());
+    benchmark::AddCustomContext("shard_estimated_s", estimate.str());
+  }
 
-  for (const auto& preset_name : g_opt.presets) {
-    Preset preset;
-    for (const auto& p : all_presets())
-      if (p.name == preset_name) preset = p;
-    for (const auto& workload : g_opt.workloads)
-      for (int64_t T : g_opt.ttt)
-        for (const auto& backend : g_opt.backends) {
-          std::vector<int64_t> seqs = g_opt.seqs;
-          std::sort(seqs.begin(), seqs.end());  // a smaller L runs first: an OOM skips larger L
-          seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-          for (int64_t L : seqs) {
-            const Spec spec{workload, backend, preset, L, T};
-            const std::string name = workload + "/" + backend + "/" + preset.name + "/L:" +
-                                     std::to_string(L) + "/T:" + std::to_string(T);
-            auto* b = benchmark::RegisterBenchmark(
-                name.c_str(), [spec](benchmark::State& st) { run_benchmark(st, spec); });
-            b->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(iterations_for(L));
-            if (!user_reps) b->Repetitions(static_cast<int>(g_opt.repetitions));
-            b->ReportAggregatesOnly(false);
-          }
-        }
+  for (size_t i = 0; i < shard.specs.size(); ++i) {
+    const BenchSpec spec = shard.specs[i];
+    auto* b = benchmark::RegisterBenchmark(spec.name().c_str(),
+                                           [spec](benchmark::State& st) { run_benchmark(st, spec); });
+    b->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(iterations_for(spec.L));
+    if (!user_reps) b->Repetitions(static_cast<int>(g_opt.repetitions));
+    b->ReportAggregatesOnly(false);
   }
 
   int bargc = static_cast<int>(rest.size());
