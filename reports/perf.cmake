@@ -4,6 +4,7 @@ target_sources(attn_reports PRIVATE
   perf_results.cpp
   perf_controls.cpp
   perf_noise.cpp
+  perf_shards.cpp
   perf_compare.cpp
   perf_tables.cpp
   perf_gnuplot.cpp
@@ -16,6 +17,7 @@ if(ATTN_BUILD_TESTS)
   add_executable(perf_report_tests
     tests/perf_test_data.cpp
     tests/test_perf_results.cpp
+    tests/test_perf_shards.cpp
     tests/test_perf_compare.cpp
     tests/test_perf_writers.cpp)
   target_link_libraries(perf_report_tests PRIVATE attn_reports GTest::gtest_main attn_warnings)

@@ -98,6 +98,7 @@ std::string perf_html(const PerfReportView& v) {
   h << "<h1>" << html_escape(v.title) << "</h1>\n<ul class=\"meta\">\n";
   for (const auto& s : run.sources) {
     h << "<li><code>" << html_escape(s.path) << "</code>: " << s.benchmarks << " benchmarks";
+    if (!s.shard.empty()) h << " (shard " << html_escape(s.shard) << ")";
     if (!s.device.empty()) h << " on " << html_escape(s.device);
     if (!s.torch_version.empty()) h << ", torch " << html_escape(s.torch_version);
     if (!s.commit.empty()) h << ", commit " << html_escape(s.commit);

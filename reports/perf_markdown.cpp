@@ -51,6 +51,7 @@ std::string perf_markdown(const PerfReportView& v) {
   if (!devices.empty()) md << "- device: " << devices << "\n";
   for (const auto& s : run.sources)
     md << "- `" << s.path << "`: " << s.benchmarks << " benchmarks"
+       << (s.shard.empty() ? "" : " (shard " + s.shard + ")")
        << (s.torch_version.empty() ? "" : ", torch " + s.torch_version)
        << (s.commit.empty() ? "" : ", commit " + s.commit) << (s.date.empty() ? "" : ", " + s.date) << "\n";
   if (v.previous)

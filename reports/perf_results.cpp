@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "datasets/errors.hpp"
+#include "reports/perf_shards.hpp"
 
 namespace attn::report {
 namespace {
@@ -17,10 +18,10 @@ using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 int workload_rank(const std::string& w) {
-  static const char* kOrder[] = {"train_step", "fwd", "bwd"};
-  for (int i = 0; i < 3; ++i)
+  static const char* kOrder[] = {"train_step", "fwd", "bwd", "train_step_padded"};
+  for (int i = 0; i < 4; ++i)
     if (w == kOrder[i]) return i;
-  return 3;
+  return 4;
 }
 
 int backend_rank(const std::string& b) {
@@ -270,6 +271,7 @@ void add_benchmark_json(PerfRun& run, const json& doc, const std::string& source
   src.torch_version = string_or(ctx, "torch_version");
   src.commit = string_or(ctx, "commit");
   src.build_type = string_or(ctx, "library_build_type");
+  src.shard = string_or(ctx, "shard");
   src.gemm_bf16_tflops = number_or(ctx, "gemm_bf16_tflops");
 
   // Group this file's entries by benchmark.
@@ -368,6 +370,7 @@ PerfRun load_perf_results(const std::vector<std::string>& paths) {
     }
     add_benchmark_json(run, doc, path);
   }
+  for (std::string& note : shard_notes(run.sources)) run.warnings.push_back(std::move(note));
   if (run.results.empty()) {
     std::string list;
     for (const auto& p : paths) list += (list.empty() ? "" : ", ") + p;

@@ -50,6 +50,7 @@ struct PerfResult {
 /// The `context` of one input file, with the custom keys the bench runner adds.
 struct PerfSource {
   std::string path, date, host_name, executable, device, torch_version, commit, build_type;
+  std::string shard;            ///< "i/n" of a sharded run (context "shard"), else empty
   double gemm_bf16_tflops = 0;  ///< NaN when absent
   int benchmarks = 0;           ///< benchmarks taken from this file
 };

@@ -29,6 +29,7 @@ std::string ratio(double x) { return std::isfinite(x) ? fixed(x, 2) + "×" : "�
 
 std::string workload_label(const std::string& w) {
   if (w == "train_step") return "train step";
+  if (w == "train_step_padded") return "train step (padded)";
   return w;
 }
 
@@ -187,7 +188,7 @@ PerfTable overhead_table(const PerfRun& run, const std::string& preset) {
            "singletons, no merge). 1.00× would mean the TTT extras are free.";
   std::vector<std::pair<std::string, std::int64_t>> columns;
   std::set<std::int64_t> Ls;
-  for (const char* w : {"train_step", "fwd", "bwd"})
+  for (const char* w : {"train_step", "fwd", "bwd", "train_step_padded"})
     for (std::int64_t T : distinct_T(run, preset, w)) {
       bool any = false;
       for (std::int64_t L : distinct_L(run, preset, w, T))
@@ -270,12 +271,18 @@ PerfTable sources_table(const PerfRun& run) {
   PerfTable t;
   t.title = "Inputs";
   t.header = {"file", "device", "torch", "commit", "date", "host", "GEMM bf16 TFLOP/s", "benchmarks"};
+  // A sharded run's files say which shard each is (a column only when one of them does).
+  bool sharded = false;
+  for (const PerfSource& s : run.sources) sharded = sharded || !s.shard.empty();
+  if (sharded) t.header.push_back("shard");
   auto or_dash = [](const std::string& s) { return s.empty() ? std::string("–") : s; };
-  for (const PerfSource& s : run.sources)
+  for (const PerfSource& s : run.sources) {
     t.rows.push_back({{s.path}, {or_dash(s.device)}, {or_dash(s.torch_version)}, {or_dash(s.commit)},
                       {or_dash(s.date)}, {or_dash(s.host_name)},
                       {std::isfinite(s.gemm_bf16_tflops) ? fixed(s.gemm_bf16_tflops, 1) : "–"},
                       {std::to_string(s.benchmarks)}});
+    if (sharded) t.rows.back().push_back({or_dash(s.shard)});
+  }
   return t;
 }
 
