@@ -6,7 +6,8 @@ The flex backend itself is the TTT attention function flex_function.py:flex_ttt,
 
     flex_adapter.py record CASE [CASE ...] [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
-        [--workloads train_step,fwd,bwd] [--reps 3] --out FILE.json   (docs/benchmarks.md)
+        [--workloads train_step,fwd,bwd] [--reps 3] [--shard i/n] [--list] --out FILE.json
+        (docs/benchmarks.md; --shard: bench_shard.py)
 
 `record` runs flex_ttt over each case in one process (each shape compiles once, where
 `attn-harness run` starts one process per case) and records CASE/outputs/<NAME>.h5 (default
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attn_harness.case import InputError  # noqa: E402
 from attn_harness.function_backend import run_function  # noqa: E402
 from flex_function import flex_ttt, ttt_block_mask  # noqa: E402,F401 (ttt_block_mask: bench)
+import bench_shard  # noqa: E402
 
 _FUNCTION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flex_function.py")
 
@@ -182,10 +184,48 @@ def _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device, time
     return results, max(first_s - step_s, 0.0)
 
 
+def _iterations(args, L):
+    return args.iterations or (10 if L <= 2048 else 5 if L <= 4096 else 2 if L <= 16384 else 1)
+
+
+def _shard_plan(args, presets, workloads, ttt, seqs):
+    """The (preset, workload) groups this run times, in sweep order, with every benchmark's
+    estimated seconds (bench_shard.py) and every shard's total; all groups without --shard."""
+    groups, estimates = [], {}
+    for preset in presets:
+        H, _, D = _PRESETS[preset]
+        for workload in workloads:
+            cost, seen_T = 0.0, set()
+            for T in ttt:
+                for L in seqs:
+                    flops = _workload_flops(workload, args.batch, H, L, D, T)
+                    fwd = _workload_flops("fwd", args.batch, H, L, D, T)
+                    runs = max(args.warmup, 1) + args.reps * _iterations(args, L)
+                    est = bench_shard.benchmark_seconds(workload, flops, fwd, T, runs)
+                    est += bench_shard.compile_seconds(not seen_T, T not in seen_T)
+                    seen_T.add(T)
+                    estimates[f"{workload}/flex/{preset}/L:{L}/T:{T}"] = est
+                    cost += est
+            groups.append(((preset, workload), cost))
+    i, n = args.shard or (1, 1)
+    if n > len(groups):
+        raise InputError(f"--shard {i}/{n}: expected at most {len(groups)} shards (the sweep has "
+                         f"{len(groups)} (preset, workload) groups, the unit flex shards by), found {n}")
+    shard_of = bench_shard.assign_shards([c for _, c in groups], n)
+    loads = [0.0] * n
+    for (_, c), s in zip(groups, shard_of):
+        loads[s] += c
+    mine = [g for (g, _), s in zip(groups, shard_of) if s == i - 1]
+    mean = sum(loads) / n
+    print(f"[flex bench] shard {i}/{n}: {len(mine)} of {len(groups)} (preset, workload) groups, estimated "
+          f"{loads[i - 1]:.0f} s of GPU time (+{bench_shard.PROCESS_START_S:.0f} s start; all shards: "
+          f"{sum(loads):.0f} s, max / mean {max(loads) / mean if mean > 0 else 1.0:.3f}; bench_shard.py)",
+          file=sys.stderr, flush=True)
+    return mine, estimates, loads[i - 1]
+
+
 def bench(args):
     device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
     presets = args.presets.split(",")
     for p in presets:
         if p not in _PRESETS:
@@ -196,6 +236,22 @@ def bench(args):
     for w in workloads:
         if w not in ("train_step", "fwd", "bwd"):
             raise InputError(f"--workloads: unknown workload '{w}'")
+    if args.shard is not None:
+        try:
+            args.shard = bench_shard.parse_shard(args.shard)
+        except ValueError as e:
+            raise InputError(f"--shard: {e}") from None
+    # The plan depends on the arguments alone (never the device): the n jobs agree on it.
+    groups, estimates, shard_estimate = _shard_plan(args, presets, workloads, ttt, seqs)
+    if args.list:
+        for preset, workload in groups:
+            for T in ttt:
+                for L in seqs:
+                    name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
+                    print(f"{name}\t{estimates[name]:.2f}")
+        return
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
     timer = _Timer(device)
     # The run's bf16 GEMM rate, best of 5 (8192^3 on CUDA, 1024^3 on the CPU).
     n = 8192 if device.type == "cuda" else 1024
@@ -224,70 +280,72 @@ def bench(args):
                "library_build_type": "release", "device": device_name,
                "torch_version": torch.__version__, "gemm_bf16_tflops": gemm, "commit": args.commit,
                "flex_compile": args.compile}
+    if args.shard:
+        context["shard"] = f"{args.shard[0]}/{args.shard[1]}"
+        context["shard_estimated_s"] = round(shard_estimate, 1)
     entries = []
     oom_at = {}
     started = time.monotonic()
-    for preset in presets:
+    for preset, workload in groups:
         H, Hkv, D = _PRESETS[preset]
         B = args.batch
-        for workload in workloads:
-            for T in ttt:
-                for L in seqs:
-                    name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
-                    print(f"[flex bench] {name}", file=sys.stderr, flush=True)
-                    iters = args.iterations or (10 if L <= 2048 else 5 if L <= 4096 else 2 if L <= 16384 else 1)
-                    base = {"name": name, "run_name": name, "repetitions": args.reps, "threads": 1,
-                            "time_unit": "ms", "B": B, "H": H, "Hkv": Hkv, "D": D, "L": L, "T": T}
-                    key = (workload, preset, T)
-                    error = None
-                    if key in oom_at and oom_at[key] < L:
-                        error = "OOM: skipped (smaller L ran out of memory)"
-                    elif args.budget_s and time.monotonic() - started > args.budget_s:
-                        error = f"skipped: the sweep's time budget (--budget-s {args.budget_s:g}) ran out"
-                    else:
-                        try:
-                            results, compile_s = _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device,
-                                                            timer, args.reps, iters, args.warmup)
-                        except NotImplementedError as e:
-                            error = str(e)
-                        except Exception as e:  # noqa: BLE001 (any failure is recorded, the sweep goes on)
-                            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-                            if _is_oom(e):
-                                error = "OOM: " + msg
-                                oom_at[key] = L
-                            else:
-                                error = "error: " + msg
-                        if device.type == "cuda":
-                            torch.cuda.empty_cache()
-                    if error:
-                        print(f"[flex bench]   {error}", file=sys.stderr, flush=True)
-                        for r in range(args.reps):
-                            entries.append(dict(base, run_type="iteration", repetition_index=r,
-                                                iterations=0, real_time=0, cpu_time=0,
-                                                error_occurred=True, error_message=error))
-                        _write_bench_json(args.out, context, entries)
-                        continue
-                    flops = _workload_flops(workload, B, H, L, D, T)
-                    times = []
-                    for r, (ms, peak, its) in enumerate(results):
-                        tflops = flops / (ms * 1e-3) / 1e12
-                        times.append(ms)
-                        entries.append(dict(base, run_type="iteration", repetition_index=r, iterations=its,
-                                            real_time=ms, cpu_time=ms, TFLOPS=tflops, gemm_TFLOPS=gemm,
-                                            pct_of_gemm=100.0 * tflops / gemm, peak_mem_GiB=peak / 2 ** 30,
-                                            compile_s=compile_s))
-                    mean = statistics.mean(times)
-                    median = statistics.median(times)
-                    stddev = statistics.stdev(times) if len(times) > 1 else 0.0
-                    for agg, value in (("mean", mean), ("median", median), ("stddev", stddev)):
-                        tf = flops / (value * 1e-3) / 1e12 if agg != "stddev" and value > 0 else 0.0
-                        entries.append(dict(base, name=f"{name}_{agg}", run_type="aggregate",
-                                            aggregate_name=agg, aggregate_unit="time", iterations=len(times),
-                                            real_time=value, cpu_time=value, TFLOPS=tf, gemm_TFLOPS=gemm,
-                                            pct_of_gemm=100.0 * tf / gemm,
-                                            peak_mem_GiB=max(p for _, p, _ in results) / 2 ** 30,
-                                            compile_s=compile_s))
-                    _write_bench_json(args.out, context, entries)  # after each: a killed sweep keeps its results
+        for T in ttt:
+            for L in seqs:
+                name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
+                print(f"[flex bench] {name}", file=sys.stderr, flush=True)
+                iters = _iterations(args, L)
+                base = {"name": name, "run_name": name, "repetitions": args.reps, "threads": 1,
+                        "time_unit": "ms", "B": B, "H": H, "Hkv": Hkv, "D": D, "L": L, "T": T}
+                key = (workload, preset, T)
+                error = None
+                if key in oom_at and oom_at[key] < L:
+                    error = "OOM: skipped (smaller L ran out of memory)"
+                elif args.budget_s and time.monotonic() - started > args.budget_s:
+                    error = f"skipped: the sweep's time budget (--budget-s {args.budget_s:g}) ran out"
+                else:
+                    try:
+                        results, compile_s = _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device,
+                                                        timer, args.reps, iters, args.warmup)
+                    except NotImplementedError as e:
+                        error = str(e)
+                    except Exception as e:  # noqa: BLE001 (any failure is recorded, the sweep goes on)
+                        msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+                        if _is_oom(e):
+                            error = "OOM: " + msg
+                            oom_at[key] = L
+                        else:
+                            error = "error: " + msg
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                if error:
+                    print(f"[flex bench]   {error}", file=sys.stderr, flush=True)
+                    for r in range(args.reps):
+                        entries.append(dict(base, run_type="iteration", repetition_index=r,
+                                            iterations=0, real_time=0, cpu_time=0,
+                                            error_occurred=True, error_message=error))
+                    _write_bench_json(args.out, context, entries)
+                    continue
+                flops = _workload_flops(workload, B, H, L, D, T)
+                times = []
+                for r, (ms, peak, its) in enumerate(results):
+                    tflops = flops / (ms * 1e-3) / 1e12
+                    times.append(ms)
+                    entries.append(dict(base, run_type="iteration", repetition_index=r, iterations=its,
+                                        real_time=ms, cpu_time=ms, TFLOPS=tflops, gemm_TFLOPS=gemm,
+                                        pct_of_gemm=100.0 * tflops / gemm, peak_mem_GiB=peak / 2 ** 30,
+                                        compile_s=compile_s))
+                mean = statistics.mean(times)
+                median = statistics.median(times)
+                stddev = statistics.stdev(times) if len(times) > 1 else 0.0
+                for agg, value in (("mean", mean), ("median", median), ("stddev", stddev)):
+                    tf = flops / (value * 1e-3) / 1e12 if agg != "stddev" and value > 0 else 0.0
+                    entries.append(dict(base, name=f"{name}_{agg}", run_type="aggregate",
+                                        aggregate_name=agg, aggregate_unit="time", iterations=len(times),
+                                        real_time=value, cpu_time=value, TFLOPS=tf, gemm_TFLOPS=gemm,
+                                        pct_of_gemm=100.0 * tf / gemm,
+                                        peak_mem_GiB=max(p for _, p, _ in results) / 2 ** 30,
+                                        compile_s=compile_s))
+                _write_bench_json(args.out, context, entries)  # after each: a killed sweep keeps its results
     _write_bench_json(args.out, context, entries)
     print(f"flex bench: {len(entries)} entries written to {args.out}")
 
@@ -323,10 +381,17 @@ def main():
                      help="torch.compile with dynamic shapes (one graph for every t and L) or one per shape")
     ben.add_argument("--budget-s", type=float, default=0,
                      help="start no new benchmark after this many seconds; the rest are recorded as skipped")
-    ben.add_argument("--out", required=True)
+    ben.add_argument("--shard", default=None, metavar="i/n",
+                     help="run only the i-th (1 <= i <= n) of n shards balanced by estimated GPU time "
+                          "(bench_shard.py); the n shards together are the whole sweep")
+    ben.add_argument("--list", action="store_true",
+                     help="print the benchmarks (of the shard) with their estimated seconds; run nothing")
+    ben.add_argument("--out", help="the Google Benchmark JSON file to write (required unless --list)")
     args = parser.parse_args()
     try:
         if args.command == "bench":
+            if not args.out and not args.list:
+                raise InputError("bench: --out FILE.json is required (unless --list)")
             bench(args)
             return 0
         return 2 if record(args) else 0
