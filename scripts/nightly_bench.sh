@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# The nightly performance run on a CUDA machine: attn-bench over its grid (sdpa, flash, floor),
-# flex through kernels/flex/flex_adapter.py bench in the same session, then the report where
-# gnuplot is installed (otherwise the command that makes it is printed).
+# The nightly performance run on a CUDA machine: attn-bench over its grid (sdpa, flash, floor;
+# training step, forward, backward and padded batches), flex over the same grid through
+# kernels/flex/flex_adapter.py bench, then the report where gnuplot is installed (otherwise the
+# command that makes it is printed). docs/benchmarks.md, "The nightly run".
 # Usage: scripts/nightly_bench.sh OUT_DIR [BUILD_DIR]
 # Environment:
+#   SHARD         i/n: run only shard i of n (attn-bench --shard i/n, then flex --shard i/n);
+#                 files are named *.shard-<i>-of-<n>.json and the report is left to the merge:
+#                 attn-harness report OUT_DIR/*.json -o OUT_DIR/report (every shard's files in
+#                 one folder). n <= 12 (flex shards by its 12 (preset, workload) groups).
 #   BENCH_ARGS    extra attn-bench flags (grid selection), default: the full grid
-#   FLEX_ARGS     one flex sweep with these flags instead of the default sweeps below
+#   FLEX_ARGS     flex flags instead of the full grid (--presets, --ttt, --workloads, --seqs)
 #   NIGHTLY_DEADLINE_S  seconds from the start by which flex starts no new benchmark
-#   PREVIOUS      an earlier run's merged JSON for the report's change table
+#   PREVIOUS      an earlier run's JSON files (comma-separated) for the report's change table
+#   NOISE         a noise file (attn-harness perf-noise) for the change table
 #   ATTN_COMMIT   the commit recorded in the results (default: git rev-parse of this tree)
+# Writes OUT_DIR/timing<suffix>.txt: the seconds each part took (one "name seconds" per line).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$1
@@ -17,48 +24,59 @@ mkdir -p "$out"
 script_start=$(date +%s)
 python=${ATTN_PYTHON:-python3}
 commit=${ATTN_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+shard_args=()
+suffix=""
+if [ -n "${SHARD:-}" ]; then
+  if ! [[ "$SHARD" =~ ^[0-9]+/[0-9]+$ ]]; then
+    echo "SHARD: expected i/n such as 2/4, found '$SHARD'" >&2; exit 2
+  fi
+  shard_args=(--shard "$SHARD")
+  suffix=".shard-${SHARD%/*}-of-${SHARD#*/}"
+fi
+timing="$out/timing$suffix.txt"
+: >"$timing"
 [ -x "$build/kernels/bench/attn-bench" ] || bash "$root/scripts/build_cuda.sh" "$build" "$out" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$out/gpu.txt" 2>&1
 
 start=$(date +%s)
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
-"$build/kernels/bench/attn-bench" --commit "$commit" ${BENCH_ARGS:-} \
-  --benchmark_out="$out/attn_bench.json" --benchmark_out_format=json >"$out/attn_bench.log" 2>&1
-echo "attn-bench rc=$? in $(( $(date +%s) - start )) s" >&2
+"$build/kernels/bench/attn-bench" --commit "$commit" "${shard_args[@]}" ${BENCH_ARGS:-} \
+  --benchmark_out="$out/attn_bench$suffix.json" --benchmark_out_format=json \
+  >"$out/attn_bench$suffix.log" 2>&1
+rc=$?
+echo "attn-bench rc=$rc in $(( $(date +%s) - start )) s" >&2
+echo "attn_bench $(( $(date +%s) - start ))" >>"$timing"
 
-# flex in three sweeps: the reference preset's training step over T 1, 3, 7, its single-step
-# workloads at T = 7, then the GQA presets' training step at T = 7. (The C++ grid's fwd / bwd at T 1 and 3 and the GQA
-# presets at T 1 and 3 are left to attn-bench: flex compiles per preset and the sweep has a
-# time budget.) NIGHTLY_DEADLINE_S (seconds from the start of this script; 0: none) sets each
-# sweep's --budget-s from the time left, keeping 60 s for the benchmark running at the deadline.
-flex_sweep() {  # NAME ARGS...
-  local name=$1; shift
-  local budget=0
-  if [ "${NIGHTLY_DEADLINE_S:-0}" -gt 0 ]; then
-    budget=$(( NIGHTLY_DEADLINE_S - ($(date +%s) - script_start) - 60 ))
-    [ "$budget" -gt 0 ] || { echo "flex $name: no time left before the deadline" >&2; return; }
-  fi
-  local t=$(date +%s)
-  "$python" "$root/kernels/flex/flex_adapter.py" bench "$@" --commit "$commit" \
-    --budget-s "$budget" --out "$out/$name.json" >"$out/$name.log" 2>&1
-  echo "flex $name rc=$? in $(( $(date +%s) - t )) s" >&2
-}
-# shellcheck disable=SC2086  # FLEX_ARGS is a list of flags
-if [ -n "${FLEX_ARGS:-}" ]; then
-  flex_sweep flex_bench $FLEX_ARGS
-else
-  flex_sweep flex_mha --presets llama3-8b-mha --ttt 1,3,7 --workloads train_step
-  flex_sweep flex_mha_step --presets llama3-8b-mha --ttt 7 --workloads fwd,bwd
-  flex_sweep flex_gqa --presets llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 7 --workloads train_step
+# flex over the whole grid in one process (its graphs compile once per (preset, workload) and are
+# reused for every T and L). NIGHTLY_DEADLINE_S (seconds from the start of this script; 0: none)
+# sets --budget-s from the time left, keeping 60 s for the benchmark running at the deadline.
+budget=0
+if [ "${NIGHTLY_DEADLINE_S:-0}" -gt 0 ]; then
+  budget=$(( NIGHTLY_DEADLINE_S - ($(date +%s) - script_start) - 60 ))
+  [ "$budget" -gt 0 ] || budget=1  # no time left: every flex benchmark is recorded as skipped
 fi
-flex_files=()
-for f in "$out"/flex_*.json; do [ -e "$f" ] && flex_files+=("$f"); done
+flex_grid=(--presets llama3-8b-mha,llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 1,3,7
+           --workloads train_step,fwd,bwd)
+# shellcheck disable=SC2206  # FLEX_ARGS is a list of flags
+[ -n "${FLEX_ARGS:-}" ] && flex_grid=($FLEX_ARGS)
+start=$(date +%s)
+"$python" "$root/kernels/flex/flex_adapter.py" bench "${flex_grid[@]}" "${shard_args[@]}" \
+  --commit "$commit" --budget-s "$budget" --out "$out/flex$suffix.json" >"$out/flex$suffix.log" 2>&1
+echo "flex rc=$? in $(( $(date +%s) - start )) s" >&2
+echo "flex $(( $(date +%s) - start ))" >>"$timing"
+echo "total $(( $(date +%s) - script_start ))" >>"$timing"
 
-report=("$build/attn-harness" report "$out/attn_bench.json" "${flex_files[@]}" -o "$out/report")
+if [ -n "$suffix" ]; then
+  echo "shard $SHARD done; when every shard's files are in one folder: attn-harness report" \
+       "DIR/attn_bench.shard-*.json DIR/flex.shard-*.json -o DIR/report" >&2
+  exit 0
+fi
+report=("$build/attn-harness" report "$out/attn_bench.json" "$out/flex.json" -o "$out/report")
 [ -n "${PREVIOUS:-}" ] && report+=(--previous "$PREVIOUS")
+[ -n "${NOISE:-}" ] && report+=(--noise "$NOISE")
 if command -v gnuplot >/dev/null; then
   "${report[@]}"
 else
   echo "gnuplot is not installed here; make the report elsewhere with: attn-harness report" \
-       "attn_bench.json flex_*.json -o report" >&2
+       "attn_bench.json flex.json -o report" >&2
 fi
