@@ -7,6 +7,10 @@ target_sources(attn_reports PRIVATE
   perf_shards.cpp
   perf_compare.cpp
   perf_tables.cpp
+  perf_time_format.cpp
+  perf_paths.cpp
+  perf_palette.cpp
+  perf_failures.cpp
   perf_gnuplot.cpp
   perf_charts.cpp
   perf_markdown.cpp
@@ -19,7 +23,8 @@ if(ATTN_BUILD_TESTS)
     tests/test_perf_results.cpp
     tests/test_perf_shards.cpp
     tests/test_perf_compare.cpp
-    tests/test_perf_writers.cpp)
+    tests/test_perf_writers.cpp
+    tests/test_perf_page.cpp)
   target_link_libraries(perf_report_tests PRIVATE attn_reports GTest::gtest_main attn_warnings)
   target_compile_definitions(perf_report_tests PRIVATE
     ATTN_PERF_SAMPLE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/data")
