@@ -12,6 +12,7 @@ target_sources(attn_reports PRIVATE
   perf_palette.cpp
   perf_failures.cpp
   perf_verdict.cpp
+  perf_harness_timing.cpp
   perf_gnuplot.cpp
   perf_charts.cpp
   perf_markdown.cpp
@@ -26,7 +27,8 @@ if(ATTN_BUILD_TESTS)
     tests/test_perf_compare.cpp
     tests/test_perf_writers.cpp
     tests/test_perf_page.cpp
-    tests/test_perf_verdict.cpp)
+    tests/test_perf_verdict.cpp
+    tests/test_perf_harness_timing.cpp)
   target_link_libraries(perf_report_tests PRIVATE attn_reports GTest::gtest_main attn_warnings)
   target_compile_definitions(perf_report_tests PRIVATE
     ATTN_PERF_SAMPLE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/data")
