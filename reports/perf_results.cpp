@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "datasets/errors.hpp"
+#include "reports/perf_palette.hpp"
 #include "reports/perf_shards.hpp"
 
 namespace attn::report {
@@ -26,10 +27,8 @@ int workload_rank(const std::string& w) {
 }
 
 int backend_rank(const std::string& b) {
-  static const char* kOrder[] = {"sdpa", "flex", "flash", "floor"};
-  for (int i = 0; i < 4; ++i)
-    if (b == kOrder[i]) return i;
-  return 4;
+  const auto& order = known_backends();
+  return int(std::find(order.begin(), order.end(), b) - order.begin());
 }
 
 bool parse_int(const std::string& s, std::int64_t& out) {

@@ -1,5 +1,5 @@
 // The harness's own speed: time-to-verdict JSON read (schemas 1 and 2, errors naming expected
-// vs found), the 20 % rule with the repetitions' ranges, the table.
+// vs found), the 20 % rule with the repetitions' ranges, the table, and the report around it.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 
 #include "datasets/errors.hpp"
 #include "reports/perf_harness_timing.hpp"
+#include "reports/perf_report.hpp"
 #include "reports/tests/perf_test_data.hpp"
 
 namespace attn::report {
@@ -115,6 +116,30 @@ TEST(HarnessTiming, SchemaOneAndBadFilesNameExpectedAndFound) {
   EXPECT_NE(input_error([&] { load_harness_timing(test::sample("sample_bench.json"), "x"); })
                 .find("expected \"schema\" as a string, found nothing"),
             std::string::npos);
+}
+
+TEST(HarnessTiming, TheReportShowsItAndTakesThePreviousFromPrevious) {
+  PerfReportOptions o;
+  o.inputs = {test::sample("sample_bench.json")};
+  o.previous = {test::sample("sample_bench_previous.json"), test::sample("sample_time_to_verdict_previous.json")};
+  o.harness_timing = {test::sample("sample_time_to_verdict.json")};
+  o.out_dir = test::temp_dir("out");
+  o.charts = false;
+  std::ostringstream log;
+  const PerfReportOutcome r = write_perf_report(o, log);
+  ASSERT_EQ(r.harness.size(), 1u);
+  ASSERT_TRUE(r.harness[0].before.has_value());
+  EXPECT_EQ(r.harness_regressions, 2);
+  EXPECT_EQ(r.previous->sources.size(), 1u);  // the time-to-verdict file is not benchmark JSON
+  std::ifstream in(r.markdown);
+  std::stringstream md;
+  md << in.rdbuf();
+  EXPECT_NE(md.str().find("## The harness's own speed"), std::string::npos);
+  EXPECT_NE(md.str().find("| reference | 55.0 | 54.0–56.5 | 6.20 | 40.7 | +35.1 % | **slower** |"), std::string::npos)
+      << md.str();
+  // Only a time-to-verdict file as --previous is not a previous run.
+  o.previous = {test::sample("sample_time_to_verdict_previous.json")};
+  EXPECT_NE(input_error([&] { write_perf_report(o, log); }).find("found only time-to-verdict files"), std::string::npos);
 }
 
 }  // namespace

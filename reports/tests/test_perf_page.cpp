@@ -1,10 +1,14 @@
 // What makes the page read at a glance: failures grouped (not one row per benchmark), one time
-// format, no absolute path, one colour per meaning.
+// format, no absolute path, one colour per meaning, and the HTML's layout contract.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <set>
 
+#include "reports/perf_charts.hpp"
 #include "reports/perf_failures.hpp"
+#include "reports/perf_html.hpp"
+#include "reports/perf_markdown.hpp"
 #include "reports/perf_palette.hpp"
 #include "reports/perf_paths.hpp"
 #include "reports/perf_time_format.hpp"
@@ -82,6 +86,28 @@ TEST(PerfFailures, MessagesAreCutToOneShortLine) {
   for (const auto& row : messages.rows) EXPECT_LE(row[2].text.size(), 50u + 2) << row[2].text;  // + "…" bytes
 }
 
+TEST(PerfFailures, MarkdownAndHtmlShowGroupsNotOneRowPerBenchmark) {
+  const PerfRun run = oom_run();
+  PerfReportView view;
+  view.title = "t";
+  view.run = &run;
+  const std::string md = perf_markdown(view);
+  EXPECT_NE(md.find("- sdpa: OOM at L ≥ 8K (train step; a at T 1/3/7; b at T 7; 8 benchmarks): OOM: CUDA out of "
+                    "memory. …"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("232.19 MiB"), std::string::npos) << "a raw message in report.md";
+  EXPECT_EQ(md.find("| train_step/sdpa/a/L:8192/T:7 |"), std::string::npos) << "one row per failed benchmark";
+  const std::string html = perf_html(view);
+  EXPECT_NE(html.find("<li>sdpa: OOM at L ≥ 16K (train step; b at T 1/3; 2 benchmarks)"), std::string::npos);
+  // Raw messages only in the collapsed section, cut to 120 characters.
+  const auto details = html.find("<details><summary>The 11 messages");
+  ASSERT_NE(details, std::string::npos);
+  EXPECT_EQ(html.find("232.19 MiB is free"), std::string::npos);
+  EXPECT_NE(html.find("232.19 MiB"), std::string::npos);  // the first 120 characters are there
+  EXPECT_GT(html.find("232.19 MiB"), details);
+}
+
 TEST(PerfTimeFormat, EveryTimeStampBecomesIsoUtcToTheMinute) {
   EXPECT_EQ(utc_minute("2026-11-24T14:18:37+00:00"), "2026-11-24 14:18 UTC");
   EXPECT_EQ(utc_minute("2026-11-24T14:23:18+0000"), "2026-11-24 14:23 UTC");
@@ -144,6 +170,47 @@ TEST(PerfPalette, OneColourOneMeaning) {
   const auto t = t_palette();
   EXPECT_LT(std::find(t.begin(), t.end(), t_color(1, Ts)), std::find(t.begin(), t.end(), t_color(7, Ts)));
   EXPECT_EQ(t_color(7, Ts), t.back());
+}
+
+TEST(PerfPalette, ChartsUseTheBackendColoursAndTheSchemesWithTheirKeyTitles) {
+  const PerfRun run = oom_run();
+  const std::vector<ChartSpec> charts = build_charts(run);
+  const std::vector<std::string> t = t_palette(), l = l_palette();  // one vector each: begin and end of the same
+  const std::set<std::string> t_shades(t.begin(), t.end()), l_shades(l.begin(), l.end());
+  int overhead_charts = 0;
+  for (const ChartSpec& c : charts) {
+    for (const ChartSeries& s : c.series) {
+      if (c.id.rfind("overhead_T_", 0) == 0) {
+        EXPECT_TRUE(l_shades.count(s.color)) << c.id << " " << s.label << " " << s.color;
+      } else if (c.id.rfind("overhead_", 0) == 0) {
+        EXPECT_TRUE(t_shades.count(s.color)) << c.id << " " << s.label << " " << s.color;
+      } else {
+        EXPECT_EQ(s.color, backend_color(s.label)) << c.id << " " << s.label;
+      }
+    }
+    if (c.id.rfind("overhead_", 0) == 0) {
+      ++overhead_charts;
+      EXPECT_NE(gnuplot_script(c, "x.dat").find("set key title \"line colour: "), std::string::npos) << c.id;
+    }
+  }
+  EXPECT_EQ(overhead_charts, 4);  // per preset: vs L (a line per T) and vs T (a line per L)
+}
+
+TEST(PerfHtml, EveryTableScrollsInsteadOfWideningThePage) {
+  const PerfRun run = oom_run();
+  PerfReportView view;
+  view.title = "t";
+  view.run = &run;
+  const std::string html = perf_html(view);
+  const std::regex table("<table>");
+  const std::regex wrapped("<div class=\"scroll\"><table>");
+  const auto n_tables = std::distance(std::sregex_iterator(html.begin(), html.end(), table), std::sregex_iterator());
+  const auto n_wrapped = std::distance(std::sregex_iterator(html.begin(), html.end(), wrapped), std::sregex_iterator());
+  EXPECT_GT(n_tables, 3);
+  EXPECT_EQ(n_tables, n_wrapped);
+  EXPECT_NE(html.find(".scroll { overflow-x: auto; max-width: 100%; }"), std::string::npos);
+  // Long names may break after each '/'.
+  EXPECT_NE(html.find("train_step/<wbr>sdpa/<wbr>a/<wbr>L:8192/<wbr>T:7"), std::string::npos);
 }
 
 }  // namespace
