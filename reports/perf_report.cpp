@@ -55,9 +55,16 @@ PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& lo
     for (const auto& f : files) names[f] = shown(f);
     relabel_sources(run, names);
   };
-  out.run = std::make_unique<PerfRun>(load_perf_results(o.inputs));
-  relabel(*out.run, o.inputs);
-  log << "report: read " << run_counts(*out.run) << " from " << o.inputs.size() << " file(s)\n";
+  // A time-to-verdict file among the results (a night's folder given as DIR/*.json) is the
+  // harness's timing, as if given with --harness-timing.
+  std::vector<std::string> inputs = o.inputs, harness_timing;
+  split_harness_timing(inputs, harness_timing);
+  if (inputs.empty())
+    throw data::InputError("expected Google Benchmark JSON among the results, found only time-to-verdict files");
+  harness_timing.insert(harness_timing.end(), o.harness_timing.begin(), o.harness_timing.end());
+  out.run = std::make_unique<PerfRun>(load_perf_results(inputs));
+  relabel(*out.run, inputs);
+  log << "report: read " << run_counts(*out.run) << " from " << inputs.size() << " file(s)\n";
   for (const auto& w : out.run->warnings) log << "note: " << w << "\n";
   std::vector<std::string> previous = o.previous, previous_timing;
   split_harness_timing(previous, previous_timing);
@@ -72,7 +79,7 @@ PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& lo
   }
   std::vector<HarnessTiming> before;
   for (const auto& f : previous_timing) before.push_back(load_harness_timing(f, shown(f)));
-  for (const auto& f : o.harness_timing) {
+  for (const auto& f : harness_timing) {
     HarnessTimingView hv;
     hv.now = load_harness_timing(f, shown(f));
     for (const HarnessTiming& b : before)
@@ -81,7 +88,7 @@ PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& lo
     if (hv.before) out.harness_regressions += harness_regressions(*hv.before, hv.now);
     out.harness.push_back(std::move(hv));
   }
-  if (!previous_timing.empty() && o.harness_timing.empty())
+  if (!previous_timing.empty() && harness_timing.empty())
     log << "note: --previous has time-to-verdict files but no --harness-timing was given: not compared\n";
 
   // Inputs first (their errors say more), then gnuplot, before anything is written.

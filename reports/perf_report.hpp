@@ -14,7 +14,9 @@
 namespace attn::report {
 
 struct PerfReportOptions {
-  std::vector<std::string> inputs;    ///< merged in order
+  /// Merged in order; files whose JSON is a time-to-verdict document (perf_harness_timing.hpp)
+  /// are taken as `harness_timing` (before those given there).
+  std::vector<std::string> inputs;
   /// The previous run's files, merged in order; empty: no comparison. Files whose JSON is a
   /// time-to-verdict document (perf_harness_timing.hpp) are the previous harness timing.
   std::vector<std::string> previous;

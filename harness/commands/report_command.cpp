@@ -39,7 +39,10 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       "backends against the lead, each factor with its noise); with --harness-timing it also tracks the harness's own time to a "
       "verdict. Exit 0, also with regressions unless --fail-on-regression (then 1); 2 on bad input "
       "or no gnuplot.");
-  app->add_option("RESULTS", o->report.inputs, "Google Benchmark JSON files, merged in order")->required();
+  app->add_option("RESULTS", o->report.inputs,
+                  "Google Benchmark JSON files, merged in order; a time-to-verdict file among them (recognised by "
+                  "its schema) counts as --harness-timing")
+      ->required();
   app->add_option("--previous", o->report.previous,
                   "the previous run's JSON files (comma-separated or repeated) to compare with; its "
                   "time-to-verdict files (recognised by their schema) are compared with --harness-timing")

@@ -148,6 +148,12 @@ expect 1 "--fail-on-regression with a slower harness step" -- "$bin" report "$ne
 contains "$work/out" "against previous: regressions 0," "no benchmark regression"
 expect 0 "--fail-on-regression, the harness as fast as before" -- "$bin" report "$new" --previous "$new,$ttv" \
   --harness-timing "$ttv" -o "$work/page2" --no-charts --fail-on-regression
+expect 0 "a time-to-verdict file among the results" -- "$bin" report "$new" "$ttv" --previous "$old,$ttv_old" \
+  -o "$work/page3" --no-charts
+contains "$work/out" "; reference slower: 40.7 -> 55.0 s" "taken as --harness-timing"
+contains "$work/err" "read 84 benchmarks: 69 ok, 14 OOM, 1 error from 1 file(s)" "and not as benchmark JSON"
+expect 2 "only time-to-verdict files as results" -- "$bin" report "$ttv" -o "$work/bad" --no-charts
+contains "$work/err" "expected Google Benchmark JSON among the results, found only time-to-verdict files" "says what is missing"
 expect 2 "--harness-timing given benchmark JSON" -- "$bin" report "$new" --harness-timing "$new" -o "$work/bad" --no-charts
 contains "$work/err" 'sample_bench.json: expected "schema" as a string, found nothing' "names the file and what is missing"
 expect 2 "--previous with only a time-to-verdict file" -- "$bin" report "$new" --previous "$ttv_old" -o "$work/bad" --no-charts
