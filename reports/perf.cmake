@@ -7,6 +7,12 @@ target_sources(attn_reports PRIVATE
   perf_shards.cpp
   perf_compare.cpp
   perf_tables.cpp
+  perf_time_format.cpp
+  perf_paths.cpp
+  perf_palette.cpp
+  perf_failures.cpp
+  perf_verdict.cpp
+  perf_harness_timing.cpp
   perf_gnuplot.cpp
   perf_charts.cpp
   perf_markdown.cpp
@@ -19,20 +25,25 @@ if(ATTN_BUILD_TESTS)
     tests/test_perf_results.cpp
     tests/test_perf_shards.cpp
     tests/test_perf_compare.cpp
-    tests/test_perf_writers.cpp)
+    tests/test_perf_writers.cpp
+    tests/test_perf_verdict.cpp
+    tests/test_perf_page.cpp
+    tests/test_perf_harness_timing.cpp)
   target_link_libraries(perf_report_tests PRIVATE attn_reports GTest::gtest_main attn_warnings)
   target_compile_definitions(perf_report_tests PRIVATE
     ATTN_PERF_SAMPLE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/data")
   gtest_discover_tests(perf_report_tests TEST_PREFIX "perf." DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "perf")
   # The CLI on the committed sample (exit codes, files, regressions; chart checks skipped, 77,
-  # only where gnuplot is not installed), then the page rendered in headless Chromium (skipped,
+  # only where gnuplot is not installed), then the pages rendered in headless Chromium: the
+  # sample's screenshot, and the sample's, the H100's and the H200's width at 1400 px (skipped,
   # 77, only where chromium is not installed).
   add_test(NAME perf_report_cli
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_report_cli_test.sh $<TARGET_FILE:attn-harness>
                    ${CMAKE_CURRENT_SOURCE_DIR}/tests/data)
   add_test(NAME perf_report_render
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_report_render_test.sh $<TARGET_FILE:attn-harness>
-                   ${CMAKE_CURRENT_SOURCE_DIR}/tests/data ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_png_check.py)
+                   ${CMAKE_CURRENT_SOURCE_DIR}/tests/data ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_png_check.py
+                   ${PROJECT_SOURCE_DIR})
   add_test(NAME perf_controls_cli
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/perf_controls_cli_test.sh $<TARGET_FILE:attn-harness>
                    ${PROJECT_SOURCE_DIR})

@@ -14,27 +14,13 @@
 
 #include "datasets/atomic_output.hpp"
 #include "reports/perf_gnuplot.hpp"
+#include "reports/perf_palette.hpp"
 #include "reports/perf_tables.hpp"
 
 namespace attn::report {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string backend_color(const std::string& b, int index) {
-  if (b == "sdpa") return "#d62728";
-  if (b == "flex") return "#2ca02c";
-  if (b == "flash") return "#1f77b4";
-  if (b == "floor") return "#555555";
-  static const char* kOthers[] = {"#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
-  return kOthers[index % 5];
-}
-
-std::string series_color(int i) {
-  static const char* kPalette[] = {"#440154", "#3b528b", "#21918c", "#5ec962", "#b8a000",
-                                   "#e07000", "#c0392b", "#7f3c8d"};
-  return kPalette[i % 8];
-}
 
 std::string num(double x) {
   char buf[40];
@@ -83,12 +69,11 @@ ChartSpec per_backend_chart(const PerfRun& run, const std::string& preset, std::
   c.log_y = log_y;
   for (std::int64_t L : distinct_L(run, preset, "train_step", T)) c.x_values.push_back(double(L));
   std::map<double, int> slots;  // stacked markers per x
-  int index = 0;
   for (const std::string& b : backends_of(run, preset)) {
     ChartSeries s;
     s.label = b;
-    s.color = backend_color(b, index++);
-    s.dash = b == "floor" ? 2 : 1;
+    s.color = backend_color(b);
+    s.dash = backend_dash(b);
     bool present = false;
     for (double x : c.x_values) {
       const PerfResult* r = run.find("train_step", b, preset, std::int64_t(x), T);
@@ -116,6 +101,20 @@ double median_ms(const PerfResult& r) { return r.median_ms; }
 double peak_mem(const PerfResult& r) { return r.peak_mem_gib; }
 double tflops(const PerfResult& r) { return r.tflops; }
 double pct_gemm(const PerfResult& r) { return r.pct_of_gemm; }
+// (max - min) / median of the repetitions in %; NaN with fewer than two.
+double spread_pct(const PerfResult& r) {
+  if (r.samples_ms.size() < 2 || !(r.median_ms > 0)) return kNaN;
+  return 100.0 * (r.max_ms - r.min_ms) / r.median_ms;
+}
+
+// Distinct T (or L) of train_step over every preset: the overhead schemes' shades follow the
+// value, the same in every preset's chart.
+std::vector<std::int64_t> run_values(const PerfRun& run, bool want_T) {
+  std::set<std::int64_t> v;
+  for (const auto& [k, r] : run.results)
+    if (k.structured() && k.workload == "train_step") v.insert(want_T ? k.T : k.L);
+  return {v.begin(), v.end()};
+}
 
 double overhead(const PerfRun& run, const std::string& preset, std::int64_t L, std::int64_t T) {
   const PerfResult* fl = run.find("train_step", "flash", preset, L, T);
@@ -137,9 +136,14 @@ std::vector<ChartSpec> build_charts(const PerfRun& run) {
   auto keep = [&](ChartSpec c) {
     if (!c.empty()) charts.push_back(std::move(c));
   };
+  const std::vector<std::int64_t> all_T = run_values(run, true), all_L = run_values(run, false);
   for (const std::string& p : run.presets) {
     const std::int64_t T = chosen_T(run, p);
-    keep(per_backend_chart(run, p, T, "latency", "step time", "median step time (ms, log scale)", true, median_ms, true));
+    keep(per_backend_chart(run, p, T, "latency", "step time", "median step time (ms, log scale; bars: fastest to slowest repetition)", true, median_ms, true));
+    ChartSpec spread = per_backend_chart(run, p, T, "spread", "spread of the repetitions",
+                                         "(slowest - fastest) / median repetition (%)", false, spread_pct, false);
+    spread.markers.clear();  // the step-time chart already marks what did not run
+    keep(spread);
     keep(per_backend_chart(run, p, T, "memory", "peak memory", "peak GPU memory above inputs (GiB, log scale)", true,
                            peak_mem, false));
     ChartSpec tf = per_backend_chart(run, p, T, "tflops", "throughput", "useful TFLOP/s", false, tflops, false);
@@ -167,13 +171,13 @@ std::vector<ChartSpec> build_charts(const PerfRun& run) {
     ov.reference_line = 1.0;
     ov.zero_based = false;
     ov.reference_label = "no overhead";
+    ov.key_title = "line colour: TTT length T (darker: larger)";
     std::set<std::int64_t> Ls;
-    int i = 0;
     for (std::int64_t T2 : Ts) {
       ChartSeries s;
       s.label = "T = " + std::to_string(T2);
-      s.color = Ts.size() == 1 ? backend_color("flash", 0) : series_color(i);
-      ++i;
+      s.color = t_color(T2, all_T);
+      s.point = 5;
       for (std::int64_t L : distinct_L(run, p, "train_step", T2)) {
         const double v = overhead(run, p, L, T2);
         if (std::isfinite(v)) {
@@ -198,12 +202,13 @@ std::vector<ChartSpec> build_charts(const PerfRun& run) {
       ot.reference_line = 1.0;
       ot.zero_based = false;
       ot.reference_label = "no overhead";
+      ot.key_title = "line colour: sequence length L (darker: longer)";
       for (std::int64_t T2 : Ts) ot.x_values.push_back(double(T2));
-      int j = 0;
       for (std::int64_t L : Ls) {
         ChartSeries s;
         s.label = "L = " + short_L(L);
-        s.color = series_color(j++);
+        s.color = l_color(L, all_L);
+        s.point = 9;
         for (std::int64_t T2 : Ts) {
           const double v = overhead(run, p, L, T2);
           if (std::isfinite(v)) s.points.push_back({double(T2), v, v, v});
@@ -241,8 +246,10 @@ std::string gnuplot_script(const ChartSpec& c, const std::string& data_file) {
     << "set ylabel " << quoted(c.ylabel) << "\n"
     << "set border 3 lc rgb \"#444444\"\nset tics nomirror\n"
     << "set grid xtics ytics lc rgb \"#e3e3e3\" lw 1 dt 1\n"
-    << "set key outside below center horizontal noopaque samplen 3 spacing 1.2\n"
-    << "set bars small\n";
+    << "set key outside below center horizontal noopaque samplen 3 spacing 1.2\n";
+  if (!c.key_title.empty()) g << "set key title " << quoted(c.key_title) << "\n";
+  // Error bars as their own layer: thick, with caps wide enough to see on a log axis.
+  g << "set errorbars 2.5\n";
 
   // x axis
   double xmin = 0, xmax = 0;
@@ -310,13 +317,17 @@ std::string gnuplot_script(const ChartSpec& c, const std::string& data_file) {
     if (s.points.empty()) continue;
     bool bars = false;
     for (const auto& p : s.points) bars = bars || p[2] < p[3];
-    g << (first ? "" : ", \\\n     ") << quoted(data_file) << " index " << index++
-      << (bars ? " using 1:2:3:4 with yerrorlines" : " using 1:2 with linespoints") << " lw 2 pt 7 ps 0.7 dt "
-      << s.dash << " lc rgb " << quoted(s.color) << " title " << quoted(s.label);
+    g << (first ? "" : ", \\\n     ") << quoted(data_file) << " index " << index
+      << " using 1:2 with linespoints lw 2 pt " << s.point << " ps 0.8 dt " << s.dash << " lc rgb " << quoted(s.color)
+      << " title " << quoted(s.label);
+    if (bars)
+      g << ", \\\n     " << quoted(data_file) << " index " << index << " using 1:2:3:4 with yerrorbars lw 2.5 pt "
+        << s.point << " ps 0.8 dt 1 lc rgb " << quoted(s.color) << " notitle";
+    ++index;
     first = false;
   }
   if (c.reference_line > 0)  // labelled on the line itself, not in the key
-    g << ", \\\n     " << num(c.reference_line) << " with lines lw 1.5 dt 3 lc rgb \"#888888\" notitle";
+    g << ", \\\n     " << num(c.reference_line) << " with lines lw 1.5 dt 3 lc rgb \"#999999\" notitle";
   g << "\nunset output\n";
   return g.str();
 }

@@ -1,10 +1,13 @@
 // The report's charts: what each one plots (ChartSpec, built from a PerfRun), the gnuplot
 // script and data file that draw it, and rendering to SVG through gnuplot.
 //
-// Per preset, at T = 7 or its largest T (chosen_T): step time vs L (log y, bars = min..max of
-// the repetitions), peak memory vs L, TFLOP/s vs L, % of GEMM vs L, one line per backend, a
-// benchmark that did not run drawn as a labelled cross ("sdpa OOM") at its L, never as a
-// point; TTT overhead flash/floor vs L (one line per T) and, with several T, vs T.
+// Per preset, at T = 7 or its largest T (chosen_T): step time vs L (log y, bars with caps =
+// min..max of the repetitions), the spread of the repetitions vs L ((max - min) / median, in
+// %, linear y: what the bars on a log axis cannot show), peak memory vs L, TFLOP/s vs L, % of
+// GEMM vs L, one line per backend in its colour (perf_palette.hpp), a benchmark that did not
+// run drawn as a labelled cross ("sdpa OOM") at its L, never as a point; TTT overhead
+// flash/floor vs L (one line per T, oranges) and, with several T, vs T (one line per L,
+// purples), the key titled with what the lines are.
 #pragma once
 
 #include <array>
@@ -19,6 +22,7 @@ namespace attn::report {
 struct ChartSeries {
   std::string label, color;
   int dash = 1;                                ///< gnuplot dashtype
+  int point = 7;                               ///< gnuplot pointtype (7 circle, 5 square, 9 triangle)
   std::vector<std::array<double, 4>> points;   ///< x, y, y_low, y_high (bars when low < high)
 };
 
@@ -38,13 +42,14 @@ struct ChartSpec {
   std::vector<double> x_values;  ///< tic positions
   std::vector<ChartSeries> series;
   std::vector<ChartMarker> markers;
+  std::string key_title;         ///< what the lines are ("line colour: TTT length T"); "" for backends
   double reference_line = 0;     ///< horizontal line at this y (0: none)
   std::string reference_label;
   bool empty() const;            ///< no series with points
 };
 
-/// Every chart of the report, in display order (per preset: latency, memory, TFLOP/s, % GEMM,
-/// overhead vs L, overhead vs T). Charts without data are left out.
+/// Every chart of the report, in display order (per preset: latency, spread, memory, TFLOP/s,
+/// % GEMM, overhead vs L, overhead vs T). Charts without data are left out.
 std::vector<ChartSpec> build_charts(const PerfRun& run);
 
 /// Data file: one block per series ("# label" then "x y y_low y_high" lines), blocks separated

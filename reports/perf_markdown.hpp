@@ -1,5 +1,7 @@
-// The performance report as Markdown (report.md): headline, changes vs the previous run,
-// per-preset latency/memory, throughput and TTT-overhead tables, flex compile time, failures.
+// The performance report as Markdown (report.md), readable on GitHub: the verdict per preset as
+// sentences and the compact headline table, the run, changes vs the previous run, the
+// harness's own speed, per-preset latency/memory, throughput and TTT-overhead tables, flex
+// compile time, and the benchmarks that did not run, grouped.
 #pragma once
 
 #include <string>

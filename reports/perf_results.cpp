@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <numeric>
 #include <sstream>
 
 #include "datasets/errors.hpp"
+#include "reports/perf_palette.hpp"
 #include "reports/perf_shards.hpp"
 
 namespace attn::report {
@@ -25,10 +27,8 @@ int workload_rank(const std::string& w) {
 }
 
 int backend_rank(const std::string& b) {
-  static const char* kOrder[] = {"sdpa", "flex", "flash", "floor"};
-  for (int i = 0; i < 4; ++i)
-    if (b == kOrder[i]) return i;
-  return 4;
+  const auto& order = known_backends();
+  return int(std::find(order.begin(), order.end(), b) - order.begin());
 }
 
 bool parse_int(const std::string& s, std::int64_t& out) {
@@ -73,6 +73,19 @@ std::string string_or(const json& j, const char* key, const std::string& fallbac
 double number_or(const json& j, const char* key, double fallback = kNaN) {
   const auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+// A number, or a string holding one (Google Benchmark's custom context is string-valued: the
+// bench runner's gemm_bf16_tflops arrives as "793.198").
+double number_or_numeric_string(const json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it != j.end() && it->is_string()) {
+    const std::string s = it->get<std::string>();
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    return !s.empty() && end == s.c_str() + s.size() ? v : kNaN;
+  }
+  return number_or(j, key);
 }
 
 bool truthy(const json& j, const char* key) {
@@ -272,7 +285,7 @@ void add_benchmark_json(PerfRun& run, const json& doc, const std::string& source
   src.commit = string_or(ctx, "commit");
   src.build_type = string_or(ctx, "library_build_type");
   src.shard = string_or(ctx, "shard");
-  src.gemm_bf16_tflops = number_or(ctx, "gemm_bf16_tflops");
+  src.gemm_bf16_tflops = number_or_numeric_string(ctx, "gemm_bf16_tflops");
 
   // Group this file's entries by benchmark.
   std::map<BenchKey, Accumulator> acc;

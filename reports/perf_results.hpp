@@ -51,7 +51,7 @@ struct PerfResult {
 struct PerfSource {
   std::string path, date, host_name, executable, device, torch_version, commit, build_type;
   std::string shard;            ///< "i/n" of a sharded run (context "shard"), else empty
-  double gemm_bf16_tflops = 0;  ///< NaN when absent
+  double gemm_bf16_tflops = 0;  ///< a number or a numeric string in the context; NaN when absent
   int benchmarks = 0;           ///< benchmarks taken from this file
 };
 

@@ -6,13 +6,18 @@
 #include <set>
 
 #include "reports/detail/number_format.hpp"
+#include "reports/perf_palette.hpp"
+#include "reports/perf_time_format.hpp"
 
 namespace attn::report {
 namespace {
 
 using detail::fixed;
 
-bool known_backend(const std::string& b) { return b == "sdpa" || b == "flex" || b == "flash" || b == "floor"; }
+bool known_backend(const std::string& b) {
+  const auto& k = known_backends();
+  return std::find(k.begin(), k.end(), b) != k.end();
+}
 
 PerfCell failed_cell(const PerfResult& r) {
   return {status_name(r.status), r.status == RunStatus::unsupported ? CellTone::muted : CellTone::bad};
@@ -75,7 +80,7 @@ std::vector<std::int64_t> distinct_T(const PerfRun& run, const std::string& pres
 
 std::vector<std::string> backends_of(const PerfRun& run, const std::string& preset) {
   std::vector<std::string> out;
-  for (const char* b : {"sdpa", "flex", "flash", "floor"})
+  for (const std::string& b : known_backends())
     for (const auto& [k, r] : run.results)
       if (k.structured() && k.preset == preset && k.backend == b) {
         out.push_back(b);
@@ -229,15 +234,6 @@ PerfTable compile_table(const PerfRun& run) {
   return t;
 }
 
-PerfTable failures_table(const PerfRun& run) {
-  PerfTable t;
-  t.title = "Benchmarks that did not run";
-  t.header = {"benchmark", "status", "message"};
-  for (const auto& [k, r] : run.results)
-    if (!r.ok()) t.rows.push_back({{k.name()}, failed_cell(r), {r.message}});
-  return t;
-}
-
 PerfTable all_benchmarks_table(const PerfRun& run) {
   PerfTable t;
   t.title = "All benchmarks";
@@ -278,7 +274,7 @@ PerfTable sources_table(const PerfRun& run) {
   auto or_dash = [](const std::string& s) { return s.empty() ? std::string("–") : s; };
   for (const PerfSource& s : run.sources) {
     t.rows.push_back({{s.path}, {or_dash(s.device)}, {or_dash(s.torch_version)}, {or_dash(s.commit)},
-                      {or_dash(s.date)}, {or_dash(s.host_name)},
+                      {or_dash(display_time(s.date))}, {or_dash(s.host_name)},
                       {std::isfinite(s.gemm_bf16_tflops) ? fixed(s.gemm_bf16_tflops, 1) : "–"},
                       {std::to_string(s.benchmarks)}});
     if (sharded) t.rows.back().push_back({or_dash(s.shard)});

@@ -30,7 +30,8 @@ std::int64_t chosen_T(const PerfRun& run, const std::string& preset);
 /// Sorted distinct values of L (or T) among the structured benchmarks matching the filter.
 std::vector<std::int64_t> distinct_L(const PerfRun& run, const std::string& preset, const std::string& workload, std::int64_t T);
 std::vector<std::int64_t> distinct_T(const PerfRun& run, const std::string& preset, const std::string& workload);
-/// Backends present for a preset, in report order (sdpa, flex, flash, floor, others).
+/// Backends present for a preset, in report order (perf_palette.hpp, known_backends; others
+/// after them, sorted).
 std::vector<std::string> backends_of(const PerfRun& run, const std::string& preset);
 
 /// "96 benchmarks: 90 ok, 4 OOM, 2 unsupported" (zero counts left out).
@@ -40,7 +41,8 @@ std::string short_L(std::int64_t L);
 /// Step time with sensible digits: "0.123", "4.56", "46.1", "1234".
 std::string format_ms(double ms);
 
-/// train_step at the chosen T: rows preset x backend, columns L, cells "46.1 ms · 1.0 GiB" or OOM.
+/// train_step at the chosen T: rows preset x backend, columns L, cells "46.1 ms · 1.0 GiB" or OOM
+/// (every number; the page's headline is the verdict, perf_verdict.hpp).
 PerfTable headline_table(const PerfRun& run);
 /// One preset: rows L, columns step time (median ± stddev) and peak memory per backend.
 PerfTable latency_memory_table(const PerfRun& run, const std::string& preset);
@@ -50,11 +52,9 @@ PerfTable throughput_table(const PerfRun& run, const std::string& preset);
 PerfTable overhead_table(const PerfRun& run, const std::string& preset);
 /// flex benchmarks with compile_s: compile time beside the step time.
 PerfTable compile_table(const PerfRun& run);
-/// Benchmarks that did not run (OOM, unsupported, error) with their message.
-PerfTable failures_table(const PerfRun& run);
 /// Every benchmark: status, median, stddev, cv, repetitions, min, max, counters.
 PerfTable all_benchmarks_table(const PerfRun& run);
-/// Input files and their context (device, torch, commit, date, host, GEMM rate).
+/// Input files and their context (device, torch, commit, date in UTC, host, GEMM rate).
 PerfTable sources_table(const PerfRun& run);
 /// Changes vs the previous run: flagged ones first. `max_quiet_rows` limits the rows that are
 /// within noise / still failing (-1: all); the note says how many were left out.

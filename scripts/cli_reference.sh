@@ -29,7 +29,7 @@ Conventions:
 | code | meaning |
 |---|---|
 | 0 | done; for `compare` and `gate`, every judged tensor passes |
-| 1 | a gate violation (`compare`, `gate`; `selftest` when a mutant escapes or the real path fails; `calibrate` when a calibrated backend fails; `report --fail-on-regression` with a flagged benchmark) |
+| 1 | a gate violation (`compare`, `gate`; `selftest` when a mutant escapes or the real path fails; `calibrate` when a calibrated backend fails; `report --fail-on-regression` with a flagged benchmark or a slower harness step) |
 | 2 | a usage error or an input error: a missing, damaged or stale file, wrong shapes or dtypes, NaN in inputs, absurd sizes, an unsupported backend or shape, a failing Python function |
 | 3 | `gate` over several cases: some broke the rule and others had input errors |
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The nightly performance run on a CUDA machine: attn-bench over its grid (sdpa, flash, floor;
 # training step, forward, backward and padded batches), flex over the same grid through
-# kernels/flex/flex_adapter.py bench, then the report where gnuplot is installed (otherwise the
+# kernels/flex/flex_adapter.py bench, the harness's own time to a verdict
+# (scripts/time_to_verdict.py), then the report where gnuplot is installed (otherwise the
 # command that makes it is printed). docs/benchmarks.md, "The nightly run".
 # Usage: scripts/nightly_bench.sh OUT_DIR [BUILD_DIR]
 # Environment:
@@ -13,7 +14,10 @@
 #   FLEX_ARGS     flex flags instead of the full grid (--presets, --ttt, --workloads, --seqs)
 #   NIGHTLY_DEADLINE_S  seconds from the start by which flex starts no new benchmark
 #   PREVIOUS      an earlier run's JSON files (comma-separated) for the report's change table
+#                 (its time_to_verdict.json among them: the harness's speed is compared too)
 #   NOISE         a noise file (attn-harness perf-noise) for the change table
+#   TIME_TO_VERDICT_REPEAT  repetitions of the time to a verdict (default 3; 0: not measured);
+#                 measured in an unsharded run and in shard 1 of a sharded one
 #   ATTN_COMMIT   the commit recorded in the results (default: git rev-parse of this tree)
 # Writes OUT_DIR/timing<suffix>.txt: the seconds each part took (one "name seconds" per line).
 set -uo pipefail
@@ -64,19 +68,34 @@ start=$(date +%s)
   --commit "$commit" --budget-s "$budget" --out "$out/flex$suffix.json" >"$out/flex$suffix.log" 2>&1
 echo "flex rc=$? in $(( $(date +%s) - start )) s" >&2
 echo "flex $(( $(date +%s) - start ))" >>"$timing"
+
+# The harness's own speed on the default realistic case (llama3-8b, L 4096, B 2, t 6, one
+# sequence padded; sdpa and flash on CUDA, then the gate): about 14 s a repetition on the H200.
+ttv_repeat=${TIME_TO_VERDICT_REPEAT:-3}
+[ -n "$suffix" ] && [ "${SHARD%/*}" != 1 ] && ttv_repeat=0
+harness_timing=()
+if [ "$ttv_repeat" -gt 0 ]; then
+  start=$(date +%s)
+  "$python" "$root/scripts/time_to_verdict.py" "$build" "$out/time_to_verdict_work" --device cuda \
+    --repeat "$ttv_repeat" --json "$out/time_to_verdict.json" >"$out/time_to_verdict.log" 2>&1
+  echo "time to a verdict rc=$? in $(( $(date +%s) - start )) s" >&2
+  echo "time_to_verdict $(( $(date +%s) - start ))" >>"$timing"
+  rm -rf "$out/time_to_verdict_work"
+  [ -s "$out/time_to_verdict.json" ] && harness_timing=(--harness-timing "$out/time_to_verdict.json")
+fi
 echo "total $(( $(date +%s) - script_start ))" >>"$timing"
 
 if [ -n "$suffix" ]; then
   echo "shard $SHARD done; when every shard's files are in one folder: attn-harness report" \
-       "DIR/attn_bench.shard-*.json DIR/flex.shard-*.json -o DIR/report" >&2
+       "DIR/attn_bench.shard-*.json DIR/flex.shard-*.json --harness-timing DIR/time_to_verdict.json -o DIR/report" >&2
   exit 0
 fi
-report=("$build/attn-harness" report "$out/attn_bench.json" "$out/flex.json" -o "$out/report")
+report=("$build/attn-harness" report "$out/attn_bench.json" "$out/flex.json" "${harness_timing[@]}" -o "$out/report")
 [ -n "${PREVIOUS:-}" ] && report+=(--previous "$PREVIOUS")
 [ -n "${NOISE:-}" ] && report+=(--noise "$NOISE")
 if command -v gnuplot >/dev/null; then
   "${report[@]}"
 else
   echo "gnuplot is not installed here; make the report elsewhere with: attn-harness report" \
-       "attn_bench.json flex.json -o report" >&2
+       "attn_bench.json flex.json --harness-timing time_to_verdict.json -o report" >&2
 fi

@@ -1,5 +1,6 @@
-// attn-harness report RESULTS.json [MORE.json...] [--previous OLD.json[,...]] -o DIR: the nightly
-// performance report (report.html, report.md, charts/) from Google Benchmark JSON.
+// attn-harness report RESULTS.json [MORE.json...] [--previous OLD.json[,...]]
+// [--harness-timing TTV.json[,...]] -o DIR: the nightly performance report (report.html,
+// report.md, charts/) from Google Benchmark JSON, and the harness's own time to a verdict.
 // Exit 0 (also with regressions unless --fail-on-regression: then 1), 2 on bad input.
 #include <cmath>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
+#include "reports/perf_harness_timing.hpp"
 #include "reports/perf_noise.hpp"
 #include "reports/perf_report.hpp"
 #include "reports/perf_tables.hpp"
@@ -32,13 +34,26 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       "report.md and charts/ in DIR, and with --previous a table of changes: step times are "
       "compared through a control measured in the same run (plain causal attention of the same "
       "shape, else the GEMM rate), and a change is flagged only when it exceeds the noise between "
-      "runs (--noise, from `perf-noise`) or else the noise within the runs. Exit 0, also with "
-      "regressions unless --fail-on-regression (then 1); 2 on bad input or no gnuplot.");
-  app->add_option("RESULTS", o->report.inputs, "Google Benchmark JSON files, merged in order")->required();
+      "runs (--noise, from `perf-noise`) or else the noise within the runs. The page opens with a "
+      "verdict per preset (the lead backend, flash where it ran, against the fastest floor, the other "
+      "backends against the lead, each factor with its noise); with --harness-timing it also tracks the harness's own time to a "
+      "verdict. Exit 0, also with regressions unless --fail-on-regression (then 1); 2 on bad input "
+      "or no gnuplot.");
+  app->add_option("RESULTS", o->report.inputs,
+                  "Google Benchmark JSON files, merged in order; a time-to-verdict file among them (recognised by "
+                  "its schema) counts as --harness-timing")
+      ->required();
   app->add_option("--previous", o->report.previous,
-                  "the previous run's JSON files (comma-separated or repeated) to compare with")
+                  "the previous run's JSON files (comma-separated or repeated) to compare with; its "
+                  "time-to-verdict files (recognised by their schema) are compared with --harness-timing")
       ->delimiter(',')
       ->allow_extra_args(false);  // one token (a comma list) per occurrence: later positionals stay RESULTS
+  app->add_option("--harness-timing", o->report.harness_timing,
+                  "the harness's own speed: JSON written by scripts/time_to_verdict.py --json "
+                  "(comma-separated or repeated); a step more than 20 % slower than the previous run's "
+                  "is flagged (docs/benchmarks.md)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app->add_option("-o,--output", o->out, "output folder (created when missing)")->required();
   app->add_option("--title", o->report.title, "report title (default: device and date from the JSON)");
   app->add_option("--noise-factor", o->report.rule.noise_factor,
@@ -51,7 +66,8 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
                   "perf-noise`): what a change of a controlled time must exceed");
   app->add_flag("--no-controls", o->no_controls,
                 "compare raw step times (as measured) instead of times over their same-run control");
-  app->add_flag("--fail-on-regression", o->fail_on_regression, "exit 1 when a regression is flagged");
+  app->add_flag("--fail-on-regression", o->fail_on_regression,
+                "exit 1 when a regression is flagged (a benchmark, or a slower harness step)");
   app->add_flag("--no-charts", o->no_charts, "write the tables only (no gnuplot needed)");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
@@ -76,7 +92,25 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
               << "report: " << r.markdown.string();
     if (r.charts) std::cout << ", " << r.charts << " charts in " << (o->report.out_dir / "charts").string();
     std::cout << "\n" << report::run_counts(*r.run) << "\n";
-    if (!r.comparison) return int(kExitOk);
+    for (const auto& hv : r.harness) {
+      std::cout << "time to a verdict (" << hv.now.case_label() << "): " << report::format_ms(hv.now.total_seconds) << " s";
+      if (hv.before) {
+        const std::string mismatch = report::harness_mismatch(*hv.before, hv.now);
+        if (!mismatch.empty()) std::cout << "; previous not compared: " << mismatch;
+        for (const auto& c : report::compare_harness(*hv.before, hv.now)) {
+          if (c.step == "total") continue;
+          if (c.time == report::TimingVerdict::slower)
+            std::cout << "; " << c.step << " slower: " << report::format_ms(c.old_s) << " -> "
+                      << report::format_ms(c.new_s) << " s";
+          if (c.memory == report::TimingVerdict::slower)
+            std::cout << "; " << c.step << " peak memory larger: " << std::round(c.old_gib * 100) / 100 << " -> "
+                      << std::round(c.new_gib * 100) / 100 << " GiB";
+        }
+      }
+      std::cout << "\n";
+    }
+    const bool harness_failed = r.harness_regressions > 0;
+    if (!r.comparison) return int(o->fail_on_regression && harness_failed ? kExitGateViolation : kExitOk);
     const report::PerfComparison& c = *r.comparison;
     int quiet = 0, unknown = 0, still = 0;
     for (const auto& ch : c.changes) {
@@ -112,7 +146,7 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
         std::cout << "  memory " << ch.old_mem_gib << " -> " << ch.new_mem_gib << " GiB";
       std::cout << "\n";
     }
-    return int(o->fail_on_regression && c.regressions > 0 ? kExitGateViolation : kExitOk);
+    return int(o->fail_on_regression && (c.regressions > 0 || harness_failed) ? kExitGateViolation : kExitOk);
   }});
 }
 

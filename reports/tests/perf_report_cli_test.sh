@@ -5,7 +5,7 @@
 # 77 (skipped) when they pass.
 # Usage: perf_report_cli_test.sh PATH/TO/attn-harness DATA_DIR
 set -u
-bin=$1 data=$2
+bin=$(realpath "$1") data=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0; checks=0
@@ -38,7 +38,7 @@ contains "$work/out" "--previous" "help lists --previous"
 if [ "$have_gnuplot" -eq 1 ]; then
 expect 0 "report with previous" -- "$bin" report "$new" "$flex" --previous "$old" -o "$out" --title "Nightly sample"
 contains "$work/out" "report: $out/report.html" "stdout names the HTML"
-contains "$work/out" "11 charts" "stdout counts the charts"
+contains "$work/out" "13 charts" "stdout counts the charts"
 contains "$work/out" "112 benchmarks: 88 ok, 19 OOM, 4 unsupported, 1 error" "stdout counts benchmarks"
 contains "$work/out" "against previous: regressions 4, improvements 1, within noise 83, noise unknown 0, still failing 20 (108 compared, 4 new, 0 gone" "stdout counts the verdicts"
 contains "$work/out" "regression: train_step/flash/llama3-8b-mha/L:16384/T:7" "the planted regression is printed"
@@ -46,10 +46,11 @@ contains "$work/out" "newly OOM: train_step/flex/llama3-8b/L:16384/T:7" "newly O
 contains "$work/out" "newly failing: train_step/floor/llama3-8b-mha/L:2048/T:1" "newly failing is printed"
 contains "$work/out" "memory regression: train_step/flash/llama3-8b-mha/L:32768/T:7" "memory regression is printed"
 lacks "$work/out" "L:8192/T:7  " "the 1 %-within-2 %-noise change is not flagged"
-contains "$work/err" "drew 11 charts" "progress on stderr"
+contains "$work/err" "drew 13 charts" "progress on stderr"
 for f in report.html report.md charts/latency_llama3-8b-mha.svg charts/latency_llama3-8b-mha.gp \
          charts/latency_llama3-8b-mha.dat charts/memory_llama3-8b.svg charts/tflops_llama3-8b.svg \
-         charts/pct_gemm_llama3-8b.svg charts/overhead_llama3-8b-mha.svg charts/overhead_T_llama3-8b-mha.svg; do
+         charts/pct_gemm_llama3-8b.svg charts/overhead_llama3-8b-mha.svg charts/overhead_T_llama3-8b-mha.svg \
+         charts/spread_llama3-8b-mha.svg; do
   checks=$((checks + 1))
   [ -s "$out/$f" ] || fail "missing or empty: $f"
 done
@@ -57,7 +58,7 @@ checks=$((checks + 1))
 leftovers=$(find "$out" -name '*.tmp*' -o -name '*.stderr' | head -3)
 [ -z "$leftovers" ] || fail "temporary files left: $leftovers"
 checks=$((checks + 1))
-[ "$(grep -c '<svg' "$out/report.html")" -eq 11 ] || fail "report.html does not inline 11 SVG charts"
+[ "$(grep -c '<svg' "$out/report.html")" -eq 13 ] || fail "report.html does not inline 13 SVG charts"
 contains "$out/report.html" "<title>Nightly sample</title>" "--title is used"
 for external in '<script' '<link' '<img' 'src=' 'href="http' '@import'; do
   lacks "$out/report.html" "$external" "report.html is self-contained"
@@ -92,6 +93,71 @@ contains "$work/out" "^112 benchmarks" "the flex file joined the results"
 expect 0 "no previous" -- "$bin" report "$new" -o "$work/r5" --no-charts
 lacks "$work/out" "against previous" "no comparison without --previous"
 lacks "$work/r5/report.md" "Changes against" "no change table without --previous"
+
+# The page's contract (no gnuplot needed): the verdict first, failures grouped, one time format,
+# no absolute path, and the harness's own speed beside the kernels'.
+ttv="$data/sample_time_to_verdict.json"; ttv_old="$data/sample_time_to_verdict_previous.json"
+# Run from $work, outside the repository: neither the output folder nor the current directory
+# is near the inputs.
+expect 0 "report with the harness's timing" -- env -C "$work" "$bin" report "$new" "$flex" --previous "$old,$ttv_old" \
+  --harness-timing "$ttv" -o "$work/page" --no-charts
+contains "$work/out" "^time to a verdict (llama3-8b, L 4096, B 2, t 6, pad 0,512, cuda: sdpa,flash): 73.5 s" "stdout gives the time to a verdict"
+contains "$work/out" "; reference slower: 40.7 -> 55.0 s" "the slower harness step is printed"
+contains "$work/out" "; generate peak memory larger: 1 -> 1.5 GiB" "the larger harness step is printed"
+lacks "$work/out" "run slower" "a step slower within its repetitions' range is not flagged"
+page_md=$work/page/report.md page_html=$work/page/report.html
+checks=$((checks + 1))  # the verdict is the page's first paragraph, one line per preset
+verdict=$(sed -n '3,6p' "$page_md")
+expected_verdict='- **llama3-8b-mha**, training step at T 7: flash 1.19× floor (±1.4 %) at 32K, 1.44× (±1.4 %) at 1K.
+  sdpa 4.12× flash (±1.4 %) at 4K, OOM at L ≥ 8K; flex 1.46× flash (±1.4 %) at 16K, OOM at L ≥ 32K.
+- **llama3-8b**, training step at T 7: flash 1.19× floor (±1.4 %) at 32K, 1.45× (±1.4 %) at 1K.
+  sdpa 4.11× flash (±1.4 %) at 4K, OOM at L ≥ 8K; flex 1.33× flash (±1.4 %) at 8K, OOM at L ≥ 16K.'
+[ "$verdict" = "$expected_verdict" ] || fail "report.md does not open with the verdict lines: found '$verdict'"
+checks=$((checks + 1))
+first_table=$(grep -n -m1 '<table>' "$page_html" | cut -d: -f1)
+verdict_at=$(grep -n -m1 '<section class="verdict" id="verdict">' "$page_html" | cut -d: -f1)
+[ -n "$verdict_at" ] && [ -n "$first_table" ] && [ "$verdict_at" -lt "$first_table" ] \
+  || fail "report.html: the verdict (line '$verdict_at') must come before the first table (line '$first_table')"
+contains "$page_html" '<p><b>llama3-8b-mha</b>, training step at T 7: flash 1.19× floor (±1.4 %) at 32K' "the HTML verdict"
+contains "$page_md" '^| llama3-8b-mha | 7 | 32K | 714.5 | 602.4 (floor) | 1.19× ±1.4 % | \*\*OOM\*\* | \*\*OOM\*\* | 8.00 |$' "the compact headline"
+# Out-of-memory benchmarks: one line per group, not 19 rows with raw messages.
+contains "$page_md" '^- sdpa: OOM at L ≥ 8K (train step; llama3-8b-mha at T 1/3/7; llama3-8b at T 7; 12 benchmarks): OOM: CUDA out of memory' "OOM grouped in report.md"
+contains "$page_html" '<li>sdpa: OOM at L ≥ 8K (train step; llama3-8b-mha at T 1/3/7; llama3-8b at T 7; 12 benchmarks)' "OOM grouped in report.html"
+checks=$((checks + 1))
+[ "$(grep -c '^- [a-z]*: OOM at ' "$page_md")" -eq 5 ] || fail "report.md: expected 5 OOM groups (19 benchmarks), found $(grep -c '^- [a-z]*: OOM at ' "$page_md")"
+lacks "$page_md" '^| train_step/sdpa/llama3-8b-mha/L:8192/T:7 | OOM' "no row per failed benchmark in report.md"
+# One time format: every time stamp "YYYY-MM-DD HH:MM UTC" (the inputs spell "+00:00", "+0000" and "Z").
+for f in "$page_md" "$page_html"; do
+  checks=$((checks + 1))
+  stamps=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}[^ <|,)]*( UTC)?' "$f")
+  others=$(grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC$' <<<"$stamps")
+  [ "$(grep -c . <<<"$stamps")" -ge 5 ] && [ -z "$others" ] \
+    || fail "$f: expected every time stamp as 'YYYY-MM-DD HH:MM UTC' (5 or more), found: $(tr '\n' ';' <<<"$stamps")"
+done
+contains "$page_md" '`sample_bench_flex.json`: 28 benchmarks, torch 2.11.0+cu130, commit 9b7e31c05a2f, 2026-11-24 02:10 UTC' "flex's +0000 date in UTC"
+# Relative paths: the inputs lie far from the output folder, so the pages name them alone.
+lacks "$page_md" "$data" "no absolute input path in report.md"
+lacks "$page_html" "$data" "no absolute input path in report.html"
+lacks "$page_md" '`/' "no absolute path in report.md"
+contains "$page_html" '<code>sample_bench.json</code>: 84 benchmarks' "the input named by its file name"
+contains "$page_md" "^## The harness's own speed" "the harness's speed has a section"
+contains "$page_md" '^| reference | 55.0 | 54.0–56.5 | 6.20 | 40.7 | +35.1 % | \*\*slower\*\* |' "the slower step in the table"
+# The harness's slower steps count for --fail-on-regression; the benchmarks here compare with themselves.
+expect 1 "--fail-on-regression with a slower harness step" -- "$bin" report "$new" --previous "$new,$ttv_old" \
+  --harness-timing "$ttv" -o "$work/page2" --no-charts --fail-on-regression
+contains "$work/out" "against previous: regressions 0," "no benchmark regression"
+expect 0 "--fail-on-regression, the harness as fast as before" -- "$bin" report "$new" --previous "$new,$ttv" \
+  --harness-timing "$ttv" -o "$work/page2" --no-charts --fail-on-regression
+expect 0 "a time-to-verdict file among the results" -- "$bin" report "$new" "$ttv" --previous "$old,$ttv_old" \
+  -o "$work/page3" --no-charts
+contains "$work/out" "; reference slower: 40.7 -> 55.0 s" "taken as --harness-timing"
+contains "$work/err" "read 84 benchmarks: 69 ok, 14 OOM, 1 error from 1 file(s)" "and not as benchmark JSON"
+expect 2 "only time-to-verdict files as results" -- "$bin" report "$ttv" -o "$work/bad" --no-charts
+contains "$work/err" "expected Google Benchmark JSON among the results, found only time-to-verdict files" "says what is missing"
+expect 2 "--harness-timing given benchmark JSON" -- "$bin" report "$new" --harness-timing "$new" -o "$work/bad" --no-charts
+contains "$work/err" 'sample_bench.json: expected "schema" as a string, found nothing' "names the file and what is missing"
+expect 2 "--previous with only a time-to-verdict file" -- "$bin" report "$new" --previous "$ttv_old" -o "$work/bad" --no-charts
+contains "$work/err" "found only time-to-verdict files" "says what --previous lacks"
 
 # Bad input: exit 2 and the message names the file and what is missing.
 expect 2 "missing file" -- "$bin" report "$work/nope.json" -o "$work/bad"

@@ -164,6 +164,21 @@ TEST(PerfResults, TimeUnitsBecomeMilliseconds) {
   }
 }
 
+TEST(PerfResults, TheGemmRateIsANumberOrANumericStringInTheContext) {
+  // Google Benchmark writes custom context values as strings: the bench runner's rate arrives
+  // as "793.198".
+  json doc = bench_doc();
+  EXPECT_DOUBLE_EQ(run_of(doc).sources[0].gemm_bf16_tflops, 660.0);
+  doc["context"]["gemm_bf16_tflops"] = "793.198";
+  EXPECT_DOUBLE_EQ(run_of(doc).sources[0].gemm_bf16_tflops, 793.198);
+  for (const char* bad : {"", "fast", "793.198 TFLOP/s"}) {
+    doc["context"]["gemm_bf16_tflops"] = bad;
+    EXPECT_TRUE(std::isnan(run_of(doc).sources[0].gemm_bf16_tflops)) << bad;
+  }
+  doc["context"].erase("gemm_bf16_tflops");
+  EXPECT_TRUE(std::isnan(run_of(doc).sources[0].gemm_bf16_tflops));
+}
+
 TEST(PerfResults, FailuresBecomeStatuses) {
   json doc = bench_doc();
   add_failure(doc, "train_step/sdpa/p/L:8192/T:7", "OOM: CUDA out of memory. Tried to allocate 12 GiB", 3);

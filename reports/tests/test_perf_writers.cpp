@@ -10,6 +10,7 @@
 
 #include "datasets/errors.hpp"
 #include "reports/perf_charts.hpp"
+#include "reports/perf_failures.hpp"
 #include "reports/perf_gnuplot.hpp"
 #include "reports/perf_html.hpp"
 #include "reports/perf_markdown.hpp"
@@ -106,8 +107,10 @@ TEST(PerfTables, HeadlineLatencyOverheadCompile) {
   const PerfTable comp = compile_table(run);
   EXPECT_EQ(comp.rows.size(), 6u);
   EXPECT_EQ(comp.rows[0][1].text, "25.0");
-  const PerfTable failed = failures_table(run);
-  ASSERT_EQ(failed.rows.size(), 3u);  // 2 x OOM + unsupported
+  const std::vector<FailureGroup> failed = group_failures(run);
+  ASSERT_EQ(failed.size(), 2u);  // sdpa OOM at 8K for T 1 and 7; flex fwd unsupported
+  EXPECT_EQ(failure_group_text(failed[0]), "sdpa: OOM at L ≥ 8K (train step; llama3-8b at T 1/7; 2 benchmarks)");
+  EXPECT_EQ(failure_group_text(failed[1]), "flex: unsupported at every L (fwd; llama3-8b at T 7; 1 benchmark)");
   EXPECT_EQ(run_counts(run), "25 benchmarks: 22 ok, 2 OOM, 1 unsupported");
 }
 
@@ -116,7 +119,7 @@ TEST(PerfCharts, OneSetPerPresetWithOomAsAnnotation) {
   const std::vector<ChartSpec> charts = build_charts(run);
   std::set<std::string> ids;
   for (const auto& c : charts) ids.insert(c.id);
-  EXPECT_EQ(ids, (std::set<std::string>{"latency_llama3-8b", "memory_llama3-8b", "tflops_llama3-8b",
+  EXPECT_EQ(ids, (std::set<std::string>{"latency_llama3-8b", "spread_llama3-8b", "memory_llama3-8b", "tflops_llama3-8b",
                                         "pct_gemm_llama3-8b", "overhead_llama3-8b", "overhead_T_llama3-8b"}));
   const ChartSpec* lat = chart(charts, "latency_llama3-8b");
   ASSERT_NE(lat, nullptr);
@@ -139,8 +142,9 @@ TEST(PerfCharts, OneSetPerPresetWithOomAsAnnotation) {
 
   const std::string gp = gnuplot_script(*lat, "latency_llama3-8b.dat");
   for (const char* needle : {"set terminal svg", "set logscale x 2", "set logscale y 10", "\"8K\" 8192",
-                             "set label 1 \"sdpa OOM\" at first 8192, graph", "index 3", "with yerrorlines",
-                             "title \"flash\"", "set ylabel \"median step time (ms, log scale)\"",
+                             "set label 1 \"sdpa OOM\" at first 8192, graph", "index 3", "with yerrorbars lw 2.5",
+                             "set errorbars 2.5",
+                             "title \"flash\"", "set ylabel \"median step time (ms, log scale; bars: fastest to slowest repetition)\"",
                              "set xlabel \"sequence length L (tokens)\"", "noenhanced"})
     EXPECT_NE(gp.find(needle), std::string::npos) << needle << "\n" << gp;
   EXPECT_EQ(gp.find("index 4"), std::string::npos);
@@ -149,6 +153,13 @@ TEST(PerfCharts, OneSetPerPresetWithOomAsAnnotation) {
   ASSERT_NE(tf, nullptr);
   EXPECT_EQ(tf->reference_line, 600);
   EXPECT_NE(gnuplot_script(*tf, "t.dat").find("bf16 GEMM 600 TFLOP/s"), std::string::npos);
+  // The spread: (slowest - fastest) / median in %, per backend: flash at 1K, T 7: (84 - 70) / 77.
+  const ChartSpec* sp = chart(charts, "spread_llama3-8b");
+  ASSERT_NE(sp, nullptr);
+  EXPECT_FALSE(sp->log_y);
+  EXPECT_TRUE(sp->markers.empty());
+  EXPECT_EQ(sp->series[2].label, "flash");
+  EXPECT_NEAR(sp->series[2].points[0][1], 100.0 * 14 / 77, 1e-9);
   const ChartSpec* ovT = chart(charts, "overhead_T_llama3-8b");
   ASSERT_NE(ovT, nullptr);
   EXPECT_FALSE(ovT->x_is_L);
@@ -218,20 +229,24 @@ TEST(PerfReport, WritesHtmlMarkdownAndChartsAtomically) {
   o.out_dir = std::filesystem::path(test::temp_dir("out")) / "nested";
   std::ostringstream log;
   const PerfReportOutcome r = write_perf_report(o, log);
-  EXPECT_EQ(r.charts, 11);  // mha: 6 (several T), llama3-8b: 5
+  EXPECT_EQ(r.charts, 13);  // mha: 7 (several T), llama3-8b: 6
   ASSERT_NE(r.comparison, nullptr);
   EXPECT_EQ(r.comparison->regressions, 4);
   for (const auto& f : r.files) EXPECT_TRUE(std::filesystem::is_regular_file(f)) << f;
   for (const auto& e : std::filesystem::recursive_directory_iterator(o.out_dir))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
   const std::string html = read(r.html);
-  EXPECT_EQ(count(html, "<svg"), 11);
+  EXPECT_EQ(count(html, "<svg"), 13);
   EXPECT_EQ(count(html, "id=\"c0_gnuplot_canvas\""), 1);
-  EXPECT_EQ(count(html, "id=\"c10_gnuplot_canvas\""), 1);
+  EXPECT_EQ(count(html, "id=\"c12_gnuplot_canvas\""), 1);
   EXPECT_NE(html.find("NVIDIA H100 80GB HBM3"), std::string::npos);
   EXPECT_NE(read(o.out_dir / "charts" / "latency_llama3-8b-mha.svg").find("sdpa OOM"), std::string::npos);
   EXPECT_NE(read(r.markdown).find("(charts/latency_llama3-8b-mha.svg)"), std::string::npos);
-  EXPECT_NE(log.str().find("drew 11 charts"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("drew 13 charts"), std::string::npos) << log.str();
+  // The inputs are named relative to the output folder, never by their absolute path.
+  EXPECT_EQ(html.find(ATTN_PERF_SAMPLE_DIR), std::string::npos);
+  EXPECT_EQ(read(r.markdown).find(ATTN_PERF_SAMPLE_DIR), std::string::npos);
+  EXPECT_NE(html.find("sample_bench.json</code>"), std::string::npos);  // relative, whatever the current directory
 }
 
 TEST(PerfReport, MissingGnuplotIsABadInputWithAClearMessage) {

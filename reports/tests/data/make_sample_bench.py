@@ -5,13 +5,21 @@
                               llama3-8b aggregates only, as with --benchmark_report_aggregates_only)
   sample_bench_flex.json      the flex adapter: repetitions only, compile_s, fwd/bwd unsupported
   sample_bench_previous.json  an older run of both, merged into one file
+  sample_time_to_verdict.json, sample_time_to_verdict_previous.json
+                              scripts/time_to_verdict.py --json of two nights (schema 2, 3
+                              repetitions), with planted changes
+
+The flex file spells its date's offset "+0000", as the flex adapter does (attn-bench: "+00:00").
 
 Numbers follow H100 figures of an early PyTorch composition of the flash path (flash 46 ms / 1.0 GiB at L=4096, 287 ms / 4.1 GiB at
 16384; flex 56 / 3.5, 419 / 36; sdpa 189 ms / 26 GiB at 4096, OOM from 8192) and are otherwise
 made up. Planted changes (new vs previous): flash mha L=16K T=7 +10 % with ~1 % noise
 (regression), flash mha L=8K T=7 +1 % with ~2 % noise (within noise), flex mha L=4K T=7 -11 %
 (improvement), flex llama3-8b L=16K newly OOM, floor mha L=2K T=1 newly failing, flash mha L=32K
-T=7 peak memory +11 % (memory regression). Run: python3 make_sample_bench.py (in this folder).
+T=7 peak memory +11 % (memory regression). Time to a verdict (new vs previous): reference +35 %
+with the repetitions' ranges apart (slower, flagged), run +25 % with overlapping ranges (not
+flagged), gate -30 % (faster), generate's peak memory +50 % (larger, flagged).
+Run: python3 make_sample_bench.py (in this folder).
 """
 import json
 import math
@@ -165,8 +173,8 @@ def run(previous, backends, rng, suffix):
     return out
 
 
-def context(previous, executable):
-    return {"date": "2026-11-23T02:10:00+00:00" if previous else "2026-11-24T02:10:00+00:00",
+def context(previous, executable, offset="+00:00"):
+    return {"date": ("2026-11-23T02:10:00" if previous else "2026-11-24T02:10:00") + offset,
             "host_name": "h100-node-3", "executable": executable, "num_cpus": 16, "mhz_per_cpu": 3000,
             "cpu_scaling_enabled": False, "caches": [], "library_build_type": "release",
             "device": "NVIDIA H100 80GB HBM3", "torch_version": "2.11.0+cu130", "gemm_bf16_tflops": GEMM,
@@ -190,13 +198,38 @@ def dump(path, doc):
         f.write("\n]\n}\n")
 
 
+def time_to_verdict(previous):
+    """One night of scripts/time_to_verdict.py --repeat 3 --json on the H100 host."""
+    # step: (seconds of the three repetitions, peak RSS GiB), new night; the previous differs.
+    steps = {"generate": ([3.1, 3.2, 3.3], 1.5), "reference": ([54.0, 55.0, 56.5], 6.2),
+             "run": ([10.0, 12.5, 15.0], 3.1), "gate": ([2.8, 2.8, 2.9], 2.0)}
+    if previous:
+        steps = {"generate": ([3.0, 3.2, 3.3], 1.0), "reference": ([40.0, 40.7, 41.5], 6.2),
+                 "run": ([9.0, 10.0, 13.0], 3.1), "gate": ([4.0, 4.0, 4.2], 2.0)}
+    out = []
+    for name, (samples, gib) in steps.items():
+        out.append(dict(name=name, command=f"build/attn-harness {name} cases/llama3-8b-L4096-B2-t6 -q",
+                        seconds=sorted(samples)[1], samples=samples, max_rss_bytes=int(gib * 2**30), exit_code=0))
+    return {"schema": "attn-harness.time-to-verdict/2",
+            "date": "2026-11-23T02:40:00Z" if previous else "2026-11-24T02:40:00Z",
+            "commit": "0.1.0 (%s)" % ("4f1c2a9d0e7b" if previous else "9b7e31c05a2f"),
+            "repeat": 3,
+            "case": dict(preset="llama3-8b", L=4096, B=2, t=6, pad="0,512", device="cuda", backends="sdpa,flash"),
+            "steps": out, "total_seconds": round(sum(s["seconds"] for s in out), 3), "case_bytes": 612368384,
+            "host": dict(cpu="AMD EPYC 9654 96-Core Processor", cores=16, machine="x86_64", gpu="NVIDIA H100 80GB HBM3")}
+
+
 def main():
     dump("sample_bench.json", {"context": context(False, "./attn-bench"),
                                "benchmarks": run(False, ["sdpa", "flash", "floor"], random.Random(1), "/repeats:3/manual_time")})
-    dump("sample_bench_flex.json", {"context": context(False, "python3 kernels/flex/flex_bench.py"),
+    dump("sample_bench_flex.json", {"context": context(False, "python3 kernels/flex/flex_bench.py", "+0000"),
                                     "benchmarks": run(False, ["flex"], random.Random(2), "")})
     dump("sample_bench_previous.json", {"context": context(True, "./attn-bench"),
                                         "benchmarks": run(True, ["sdpa", "flex", "flash", "floor"], random.Random(3), "/manual_time")})
+    for name, previous in (("sample_time_to_verdict.json", False), ("sample_time_to_verdict_previous.json", True)):
+        with open(name, "w") as f:
+            json.dump(time_to_verdict(previous), f, indent=2)
+            f.write("\n")
 
 
 if __name__ == "__main__":
