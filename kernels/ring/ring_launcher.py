@@ -148,9 +148,9 @@ def launch(jobs, args):
             if time.monotonic() > deadline:
                 running = [r for r, c in enumerate(codes) if c is None]
                 _stop(procs)
-                return 2, (f"the ring run did not finish within --timeout {args.timeout:g} s "
-                           f"(ranks still running: {', '.join(map(str, running))}); all ranks "
-                           "were stopped")
+                return 2, (f"the ring run did not finish within {args.timeout:g} s, its time "
+                           f"limit (attn-harness run --ring-timeout); ranks still running: "
+                           f"{', '.join(map(str, running))}; all ranks were stopped")
             time.sleep(0.05)
     finally:
         _stop(procs)

@@ -178,18 +178,19 @@ def main(argv):
         store = _store(config, rank, timeout)
         dist.init_process_group(config["pg_backend"], store=store, rank=rank,
                                 world_size=config["world"], timeout=timeout)
-        try:
-            ring = Ring()
-            hook = _fault_hook(rank)
-            for job in config["jobs"]:
-                line = run_job(job, config, ring, device, config["block0"], hook)
-                if line and not config["quiet"]:
-                    print(line, flush=True)
-        finally:
-            dist.destroy_process_group()
+        ring = Ring()
+        hook = _fault_hook(rank)
+        for job in config["jobs"]:
+            line = run_job(job, config, ring, device, config["block0"], hook)
+            if line and not config["quiet"]:
+                print(line, flush=True)
+        dist.destroy_process_group()
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 (every failure becomes a message for the launcher)
+        # Written before this process closes its connections (at exit): the peers' "connection
+        # closed" errors come later, so the launcher names this rank as the first to fail.
+        # No destroy_process_group here: it could wait for peers that will never answer.
         if type(e).__name__ == "InputError":  # the case itself: its message says it all
             message = str(e)
         else:
