@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "harness/python_process.hpp"
+
 namespace attn::cli {
 
 struct PythonFunction {
@@ -18,10 +20,6 @@ struct PythonFunction {
 /// The function a backend name denotes: "py:PATH:FUNC" (the last ':' separates FUNC) or
 /// "flex"; nullopt for any other name. Throws InputError on a malformed "py:" name.
 std::optional<PythonFunction> python_function_backend(const std::string& name);
-
-/// The interpreter that runs Python functions: $ATTN_PYTHON, else the one the build was
-/// configured with.
-std::string python_interpreter();
 
 /// Runs `f` over the case in the Python interpreter, recording it as `producer` (empty: its
 /// default). stdout and stderr pass through. Returns 0 when recorded, 2 (input error) when the

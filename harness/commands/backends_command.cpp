@@ -8,6 +8,7 @@
 #include "harness/commands/torch_commands.hpp"
 #include "harness/exit_codes.hpp"
 #include "harness/python_function.hpp"
+#include "harness/ring/ring_variants.hpp"
 #include "kernels/mutants.hpp"
 #include "kernels/registry.hpp"
 
@@ -47,6 +48,12 @@ void add_backends_command(CLI::App& root, std::vector<Command>& commands) {
                  "(kernels/flex/flex_function.py:flex_ttt); CPU: forward only\n"
               << "  py:PATH.py:FUNC      your own function FUNC(q, k, v, valid_len, scale) -> out or "
                  "(out, lse) (docs/own-implementation.md)\n";
+    std::cout << "Ring (sequence-parallel over P ranks of torch.distributed, Python in "
+              << python_interpreter() << "; `run --backend ring --world P`, docs/ring.md; the "
+                 "mutants are for `selftest --ring P`):\n";
+    for (const RingVariant& v : ring_variants())
+      std::cout << "  " << std::left << std::setw(30) << v.name << v.summary
+                << (v.invisible_when.empty() ? "" : " [invisible when " + v.invisible_when + "]") << "\n";
     std::cout << "Mutants (defective variants of flash for `attn-harness selftest`; never in "
                  "`run --backend all`; support as flash):\n";
     for (const auto& b : kern::mutant_backends()) {

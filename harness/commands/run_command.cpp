@@ -15,6 +15,8 @@
 #include "harness/exit_codes.hpp"
 #include "harness/progress.hpp"
 #include "harness/python_function.hpp"
+#include "harness/ring/ring_run.hpp"
+#include "harness/ring/ring_variants.hpp"
 #include "datasets/atomic_output.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/run_stability.hpp"
@@ -66,6 +68,8 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
     std::vector<std::string> backends;
     int repeat = 1;
     bool quiet = false;
+    RingOptions ring;
+    CLI::Option* world = nullptr;  ///< given or not
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
@@ -73,8 +77,9 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_option("CASE", o->path, "case folder")->required();
   app->add_option("-b,--backend", o->backends,
                   "backend name(s), comma-separated: a C++ backend (`backends` lists them), "
-                  "'all' (every C++ backend), 'flex', or py:PATH.py:FUNC (your own Python "
-                  "function, docs/own-implementation.md)")
+                  "'all' (every C++ backend), 'flex', py:PATH.py:FUNC (your own Python "
+                  "function, docs/own-implementation.md), or 'ring' / a ring mutant (with "
+                  "--world; docs/ring.md)")
       ->required()
       ->delimiter(',');
   app->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
@@ -89,30 +94,61 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_option("--stability-json", o->stability_json,
                   "with --repeat: write the run-to-run variation as JSON");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
+  o->world = app->add_option("--world", o->ring.world,
+                  "ring backends: the number of ranks P (processes on this host; 1 <= P <= L; "
+                  "gloo on the CPU, NCCL on CUDA with one GPU per rank)");
+  app->add_option("--ring-block0", o->ring.block0,
+                  "ring backends: the block-0 chunk kernel: auto (PyTorch's flash kernel where "
+                  "there is one), flash, or composed (explicit fp32 scores)")
+      ->capture_default_str();
+  app->add_option("--ring-timeout", o->ring.timeout_s,
+                  "ring backends: seconds for the whole run; when it is over, or when a rank "
+                  "fails, every rank is stopped")
+      ->capture_default_str();
 
   commands.push_back({app, [o] {
     std::vector<std::shared_ptr<const kern::Backend>> chosen;
     std::vector<PythonFunction> functions;
+    std::vector<std::string> ring;
     for (const std::string& name : o->backends) {
       if (name == "all") {
         for (const auto& b : kern::all_backends()) chosen.push_back(b);
       } else if (auto f = python_function_backend(name)) {
         functions.push_back(*f);
+      } else if (find_ring_variant(name)) {
+        ring.push_back(name);
       } else {
         chosen.push_back(kern::find_backend(name));
       }
     }
-    if (!o->producer.empty() && chosen.size() + functions.size() != 1)
+    if (!o->producer.empty() && chosen.size() + functions.size() + ring.size() != 1)
       throw data::InputError("--as names one producer: give exactly one --backend");
     if (o->repeat > 1 && !functions.empty())
       throw data::InputError("--repeat runs the C++ backends several times in one process; it "
                              "does not apply to Python functions (" + functions.front().function + ")");
-    const at::Device device = kern::parse_device(o->device);
+    if (o->repeat > 1 && !ring.empty())
+      throw data::InputError("--repeat runs the C++ backends several times in one process; it "
+                             "does not apply to the ring backends (" + ring.front() + ")");
+    const bool world_given = o->world->count() > 0;
+    if (ring.empty() && world_given)
+      throw data::InputError("--world " + std::to_string(o->ring.world) +
+                             ": expected a ring backend (--backend ring), found none");
+    if (!ring.empty() && !world_given)
+      throw data::InputError("--backend " + ring.front() + ": expected --world P, the number of "
+                             "ranks (1 <= P <= L)");
+    // The ring's device is that of the Python running its ranks (the launcher counts its GPUs).
+    at::Device device(at::kCPU);
+    if (!chosen.empty() || !functions.empty()) device = kern::parse_device(o->device);
     const data::CaseManifest m = data::read_manifest(o->path);
+    if (!ring.empty()) {
+      o->ring.device = o->device;
+      check_ring_request(o->ring, {{o->path, m.config.L}});
+    }
     // Refuse before running anything when nothing can be recorded.
     std::vector<std::string> names;
     for (const auto& b : chosen) names.push_back(o->producer.empty() ? b->name() : o->producer);
     for (const auto& f : functions) names.push_back(o->producer.empty() ? f.producer : o->producer);
+    for (const auto& r : ring) names.push_back(o->producer.empty() ? r : o->producer);
     for (const std::string& name : names) {
       const std::string why = data::record_write_blocker(
           m, std::string(data::kOutputsFolderName) + "/" + name + ".h5");
@@ -121,6 +157,7 @@ void add_run_command(CLI::App& root, std::vector<Command>& commands) {
     int python_rc = kExitOk;
     for (const auto& f : functions)
       if (run_python_function(o->path, f, o->device, o->producer) != 0) python_rc = kExitInputError;
+    if (!ring.empty() && run_ring({o->path}, ring, o->producer, o->ring) != 0) python_rc = kExitInputError;
     if (chosen.empty()) return python_rc;
     const data::CaseInputs in = data::read_case_inputs(m);
     const std::string hash = data::input_hash(in);

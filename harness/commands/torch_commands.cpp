@@ -25,7 +25,8 @@ const std::vector<TorchCommand>& torch_commands() {
        "gate flags at unit-scale and training-scale grad_out and its margin (the worst tensor's "
        "err_c / threshold), the project's first rule, the old cosine rule, assert_close, the worst "
        "err_c/err_b and the invalid-row check. Exit 0 when flash passes the default gate on every "
-       "case and every mutant is caught, 1 otherwise."},
+       "case and every mutant is caught, 1 otherwise. With --ring P: the same for the ring backend "
+       "and its mutants over P ranks (docs/ring.md)."},
       {"calibrate",
        "Run the correct backends (and the baseline) over seeds x presets x TTT steps x grad_out "
        "scales, or judge recorded case folders (--cases), and report per backend and tensor kind "

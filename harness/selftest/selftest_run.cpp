@@ -18,6 +18,20 @@ Variant mutant_variant(std::shared_ptr<const kern::Backend> backend) {
   return v;
 }
 
+CaseVerdicts judge_variant(const FixtureCase& fc, const PreparedCase& c,
+                           const data::ProducerOutputs& out, const data::ProducerOutputs& base,
+                           const report::GateProfile& default_profile,
+                           const report::GateProfile& first_rule_profile,
+                           const std::string& budget_key) {
+  report::CompareOptions opt;
+  opt.budget_key = budget_key;
+  const report::CaseComparison d =
+      report::compare_case(c.inputs, c.reference, out, &base, default_profile, opt);
+  const report::CaseComparison s =
+      report::compare_case(c.inputs, c.reference, out, &base, first_rule_profile, opt);
+  return verdicts_of(fc.name, fc.realistic_grads(), d, s);
+}
+
 SelftestPlan default_plan(const at::Device& device) {
   SelftestPlan p;
   p.cases = default_suite();
@@ -80,14 +94,9 @@ DetectionMatrix run_selftest(const SelftestPlan& plan,
         try {
           const data::ProducerOutputs out = run_backend(*plan.variants[i].backend, c, plan.device);
           // Every variant claims to be the real path: judged under its error budget.
-          report::CompareOptions opt;
-          opt.budget_key = plan.variants.front().backend->name() + "/" +
-                           (plan.device.is_cpu() ? "cpu" : "cuda");
-          const report::CaseComparison d =
-              report::compare_case(c.inputs, c.reference, out, &*base, plan.default_profile, opt);
-          const report::CaseComparison s =
-              report::compare_case(c.inputs, c.reference, out, &*base, plan.first_rule_profile, opt);
-          v = verdicts_of(fc.name, fc.realistic_grads(), d, s);
+          v = judge_variant(fc, c, out, *base, plan.default_profile, plan.first_rule_profile,
+                            plan.variants.front().backend->name() + "/" +
+                                (plan.device.is_cpu() ? "cpu" : "cuda"));
         } catch (const std::exception& e) {
           v.error = e.what();
         }

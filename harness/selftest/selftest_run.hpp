@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "harness/selftest/case_runner.hpp"
 #include "harness/selftest/detection_matrix.hpp"
 #include "harness/selftest/fixture_suite.hpp"
 #include "kernels/backend.hpp"
@@ -31,6 +32,15 @@ struct SelftestPlan {
 /// A mutant backend as a variant: expected to be seen as its catalogue entry says (the gate
 /// for a backend that is not in the catalogue).
 Variant mutant_variant(std::shared_ptr<const kern::Backend> backend);
+
+/// One variant's outputs on one prepared case, judged against the reference and the baseline
+/// under both profiles; `budget_key` ("flash/cpu") selects the default profile's error budget
+/// (none applies when the budget file lacks it).
+CaseVerdicts judge_variant(const FixtureCase& fc, const PreparedCase& c,
+                           const data::ProducerOutputs& out, const data::ProducerOutputs& base,
+                           const report::GateProfile& default_profile,
+                           const report::GateProfile& first_rule_profile,
+                           const std::string& budget_key);
 
 /// The default plan: default_suite(), baseline sdpa, flash then every mutant, profiles bf16
 /// and bf16-offset-floor (found through report::find_profile).

@@ -174,9 +174,12 @@ def write_inputs(case, q, ks, vs, valid_len, grad_out, scale=None):
     return h if h is not None else input_hash(case)
 
 
-def read_inputs(case, device="cpu"):
+def read_inputs(case, device="cpu", rows=None):
     """The inputs of a case folder as torch tensors on `device`, in the case dtype:
-    dict(q, k (list), v (list), valid_len (int64), grad_out, t, scale, dtype, input_hash)."""
+    dict(q, k (list), v (list), valid_len (int64), grad_out, t, scale, dtype, input_hash, L).
+    rows=(start, stop): only positions start..stop-1 of q, grad_out and every block (their
+    third dimension), read from the file alone (a sequence-parallel rank's share); valid_len
+    and L stay those of the whole case."""
     torch = _torch()
     path = os.path.join(case, "inputs.h5") if os.path.isdir(case) else case
     if not os.path.exists(path):
@@ -195,18 +198,22 @@ def read_inputs(case, device="cpu"):
         if dtype_name not in dtypes:
             raise InputError(f"{path}: attribute dtype: expected bf16, f32 or f64, found {dtype_name}")
         t = int(a["t"])
+        L = int(a["L"])
+        if rows is not None and not (0 <= rows[0] <= rows[1] <= L):
+            raise InputError(f"{path}: rows {rows[0]}..{rows[1]}: expected 0 <= start <= stop <= L = {L}")
+        part = slice(None) if rows is None else slice(int(rows[0]), int(rows[1]))
 
         def load(name):
             if f"inputs/{name}" not in f:
                 raise InputError(f"{path}: missing dataset /inputs/{name}")
-            values = f[f"inputs/{name}"].astype("f8")[...]  # exact: bf16/f32 -> f64
+            values = f[f"inputs/{name}"].astype("f8")[:, :, part, :]  # exact: bf16/f32 -> f64
             return torch.from_numpy(values).to(device=device, dtype=dtypes[dtype_name])
 
         recorded = a.get("input_hash", "")
         return dict(q=load("q"), grad_out=load("grad_out"),
                     k=[load(f"k{m}") for m in range(t + 1)], v=[load(f"v{m}") for m in range(t + 1)],
                     valid_len=torch.from_numpy(f["inputs/valid_len"][...].astype("i8")).to(device),
-                    t=t, scale=float(a["scale"]), dtype=dtype_name,
+                    t=t, L=L, scale=float(a["scale"]), dtype=dtype_name,
                     input_hash=recorded.decode() if isinstance(recorded, bytes) else str(recorded))
 
 
