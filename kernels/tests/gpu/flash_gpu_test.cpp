@@ -676,7 +676,9 @@ TEST_P(FusedStep, AgreesWithPerBlockLaunchesAndComposed) {
   for (int64_t i = 1; i <= m.t; ++i) {
     // With Hkv = 1 the head dimension has size 1 and both layouts are the same strides
     // (contiguous() leaves size-1 dimensions alone): nothing to tell apart there.
-    if (m.Hkv > 1) EXPECT_NE(st.dk[size_t(i - 1)].strides(), one.dk[size_t(i - 1)].strides()) << "dk" << i;
+    if (m.Hkv > 1) {
+      EXPECT_NE(st.dk[size_t(i - 1)].strides(), one.dk[size_t(i - 1)].strides()) << "dk" << i;
+    }
     EXPECT_TRUE(at::equal(st.dk[size_t(i - 1)], one.dk[size_t(i - 1)])) << "strided dk" << i;
     EXPECT_TRUE(at::equal(st.dv[size_t(i - 1)], one.dv[size_t(i - 1)])) << "strided dv" << i;
   }
