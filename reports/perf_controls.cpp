@@ -15,10 +15,10 @@ double rel_sd(const PerfResult& r) {
 
 }  // namespace
 
-ControlledTime controlled_time(const PerfRun& run, const PerfResult& r) {
+ControlledTime controlled_time(const PerfRun& run, const PerfResult& r, bool same_shape_control) {
   ControlledTime c{kNaN, kNaN, ""};
   if (!r.ok() || !(r.median_ms > 0)) return c;
-  if (r.key.structured() && r.key.backend != kControlBackend) {
+  if (same_shape_control && r.key.structured() && r.key.backend != kControlBackend) {
     const PerfResult* ctl = run.find(r.key.workload, kControlBackend, r.key.preset, r.key.L, r.key.T);
     if (ctl && ctl->ok() && ctl->median_ms > 0) {
       c.value = r.median_ms / ctl->median_ms;

@@ -23,7 +23,9 @@ struct ControlledTime {
   std::string control;    ///< "floor-sdpa", "gemm" or "" (none)
 };
 
-/// The controlled time of `r` in `run` (r must be ok for a finite value).
-ControlledTime controlled_time(const PerfRun& run, const PerfResult& r);
+/// The controlled time of `r` in `run` (r must be ok for a finite value). With
+/// `same_shape_control` false the first control is not used (a comparison where only one of the
+/// two runs measured floor-sdpa of that shape controls both by the GEMM rate).
+ControlledTime controlled_time(const PerfRun& run, const PerfResult& r, bool same_shape_control = true);
 
 }  // namespace attn::report

@@ -23,18 +23,29 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
     throw data::InputError("measuring the noise between runs needs at least two runs of the same "
                            "commit, found " + std::to_string(runs.size()));
   CrossRunNoise n;
-  std::map<std::string, std::vector<double>> logs;
+  // Per benchmark, the controlled times of every run: by floor-sdpa where every run that has the
+  // benchmark measured it, else all by the GEMM rate (as compare_runs does for a pair).
+  std::map<std::string, std::vector<ControlledTime>> same_shape, by_gemm;
   for (size_t i = 0; i < runs.size(); ++i) {
     const PerfRun& run = *runs[i];
     for (const auto& [key, r] : run.results) {
       const ControlledTime c = controlled_time(run, r);
-      if (std::isfinite(c.value) && c.value > 0) logs[key.name()].push_back(std::log(c.value));
+      const ControlledTime g = controlled_time(run, r, false);
+      if (std::isfinite(c.value) && c.value > 0) same_shape[key.name()].push_back(c);
+      if (std::isfinite(g.value) && g.value > 0) by_gemm[key.name()].push_back(g);
     }
     const PerfSource* s = run.sources.empty() ? nullptr : &run.sources.front();
     n.runs.push_back({{"files", i < files.size() ? files[i] : std::vector<std::string>{}},
                       {"device", s ? s->device : ""},
                       {"date", s ? s->date : ""},
                       {"commit", s ? s->commit : ""}});
+  }
+  std::map<std::string, std::vector<double>> logs;
+  for (const auto& [name, cs] : same_shape) {
+    const bool one_control = std::all_of(cs.begin(), cs.end(),
+                                         [&](const ControlledTime& c) { return c.control == cs.front().control; });
+    const std::vector<ControlledTime>& use = one_control ? cs : by_gemm[name];
+    for (const ControlledTime& c : use) logs[name].push_back(std::log(c.value));
   }
   std::vector<double> all;
   for (const auto& [name, v] : logs) {

@@ -231,6 +231,30 @@ TEST(PerfControls, ARealSlowdownIsFlaggedWithItsSizeOnAnotherMachine) {
   EXPECT_EQ(change_of(c, "train_step/floor/llama3-8b/L:4096/T:7").time, Verdict::within_noise);
 }
 
+TEST(PerfControls, ControlMeasuredInOneRunOnlyFallsBackToTheGemmRateForBoth) {
+  // The old night measured floor-sdpa, the new one did not (a grid without it), on a machine
+  // 10 % slower whose GEMM rate is 10 % lower too: both are judged by the GEMM rate.
+  const PerfRun before = run_of(night(1.0, 1.0));
+  nlohmann::json later = night(1.1, 1.0);
+  auto& b = later["benchmarks"];
+  b.erase(std::remove_if(b.begin(), b.end(),
+                         [](const nlohmann::json& e) {
+                           return e["name"].get<std::string>().rfind("train_step/floor-sdpa/", 0) == 0;
+                         }),
+          b.end());
+  const PerfComparison c = compare_runs(before, run_of(later));
+  const PerfChange& f = change_of(c, "train_step/flash/llama3-8b/L:4096/T:7");
+  EXPECT_EQ(f.control, "gemm");
+  EXPECT_NEAR(f.change_pct, 10, 1e-9);
+  EXPECT_NEAR(f.controlled_change_pct, 0, 1e-9);
+  EXPECT_EQ(c.regressions, 0);
+  // The noise between such runs is measured on one control too (here: GEMM for every night).
+  const PerfRun third = run_of(night(0.9, 1.0));
+  const PerfRun second = run_of(later);
+  const CrossRunNoise n = measure_cross_run_noise({&before, &second, &third}, {{"a"}, {"b"}, {"c"}});
+  EXPECT_NEAR(n.sigma.at("train_step/flash/llama3-8b/L:4096/T:7"), 0, 1e-9);
+}
+
 TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   // Three nights of the same code on machines of different speed, each benchmark's controlled
   // time jittering by about 3 % between nights (more than the 0.5 % within a run).
