@@ -10,6 +10,8 @@
 #                 files are named *.shard-<i>-of-<n>.json and the report is left to the merge:
 #                 attn-harness report OUT_DIR/*.json -o OUT_DIR/report (every shard's files in
 #                 one folder). n <= 12 (flex shards by its 12 (preset, workload) groups).
+#   BENCH_BACKENDS  attn-bench's backends, default sdpa,flash,floor,floor-sdpa (floor-sdpa: the
+#                 same-shape control by which `report --previous` compares nights)
 #   BENCH_ARGS    extra attn-bench flags (grid selection), default: the full grid
 #   FLEX_ARGS     flex flags instead of the full grid (--presets, --ttt, --workloads, --seqs)
 #   NIGHTLY_DEADLINE_S  seconds from the start by which flex starts no new benchmark
@@ -44,7 +46,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
 
 start=$(date +%s)
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
-"$build/kernels/bench/attn-bench" --commit "$commit" "${shard_args[@]}" ${BENCH_ARGS:-} \
+"$build/kernels/bench/attn-bench" --commit "$commit" --backends "${BENCH_BACKENDS:-sdpa,flash,floor,floor-sdpa}" \
+  "${shard_args[@]}" ${BENCH_ARGS:-} \
   --benchmark_out="$out/attn_bench$suffix.json" --benchmark_out_format=json \
   >"$out/attn_bench$suffix.log" 2>&1
 rc=$?
