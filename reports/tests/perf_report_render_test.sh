@@ -16,7 +16,8 @@
 #
 # Pages checked: the sample report (reports/tests/data, with --previous and --harness-timing),
 # and the report of the committed H100 run (reports/h100/2026-11-24-nightly: 79 out-of-memory
-# benchmarks) and H200 run (reports/h200/2026-12-01-block0), remade from their JSON.
+# benchmarks) and H200 runs (reports/h200/2026-12-01-block0, and the sharded nightly run
+# reports/h200/2026-12-01-nightly with its change table), remade from their JSON.
 # Exit 77 (skipped) only when chromium or gnuplot is not installed.
 # Usage: perf_report_render_test.sh PATH/TO/attn-harness DATA_DIR PNG_CHECK.py REPO_ROOT
 set -u
@@ -135,6 +136,19 @@ if "$bin" report "$h200/attn_bench_train_step.json" "$h200/attn_bench_bwd.json" 
   check_width h200 "$work/h200/report.html"
 else
   fail "attn-harness report failed on the H200 run"
+fi
+# The H200 nightly run: three shards of the whole grid, time to a verdict, a change table.
+night=$root/reports/h200/2026-12-01-nightly
+mkdir -p "$work/night_in"
+for i in 1 2 3; do
+  gzip -dc "$night/attn_bench.shard-$i-of-3.json.gz" >"$work/night_in/attn_bench.shard-$i-of-3.json" ||
+    fail "cannot unpack $night/attn_bench.shard-$i-of-3.json.gz"
+done
+if "$bin" report "$work"/night_in/attn_bench.shard-*.json "$night"/flex.shard-*.json "$night/time_to_verdict.json" \
+     --previous "$h200/attn_bench_train_step.json,$h200/attn_bench_bwd.json" -o "$work/night" -q >/dev/null; then
+  check_width h200-nightly "$work/night/report.html"
+else
+  fail "attn-harness report failed on the H200 nightly run"
 fi
 
 [ "$failures" -eq 0 ] || exit 1

@@ -6,12 +6,12 @@ set encoding utf8
 set output outfile
 set title "qwen3-30b-a3b: step time (training step, T = 7)" font ",13"
 set xlabel "sequence length L (tokens)"
-set ylabel "median step time (ms, log scale)"
+set ylabel "median step time (ms, log scale; bars: fastest to slowest repetition)"
 set border 3 lc rgb "#444444"
 set tics nomirror
 set grid xtics ytics lc rgb "#e3e3e3" lw 1 dt 1
 set key outside below center horizontal noopaque samplen 3 spacing 1.2
-set bars small
+set errorbars 2.5
 set logscale x 2
 set xrange [758.518519:44236.8]
 set xtics ("1K" 1024, "2K" 2048, "4K" 4096, "8K" 8192, "16K" 16384, "32K" 32768)
@@ -22,8 +22,12 @@ set mytics 10
 set label 1 "sdpa OOM" at first 8192, graph 0.92 center tc rgb "#d62728" point pt 2 ps 1.3 lw 2 lc rgb "#d62728" offset 0,0.9 front
 set label 2 "sdpa OOM" at first 16384, graph 0.92 center tc rgb "#d62728" point pt 2 ps 1.3 lw 2 lc rgb "#d62728" offset 0,0.9 front
 set label 3 "sdpa OOM" at first 32768, graph 0.92 center tc rgb "#d62728" point pt 2 ps 1.3 lw 2 lc rgb "#d62728" offset 0,0.9 front
-plot "latency_qwen3-30b-a3b.dat" index 0 using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.7 dt 1 lc rgb "#d62728" title "sdpa", \
-     "latency_qwen3-30b-a3b.dat" index 1 using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.7 dt 1 lc rgb "#2ca02c" title "flex", \
-     "latency_qwen3-30b-a3b.dat" index 2 using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.7 dt 1 lc rgb "#1f77b4" title "flash", \
-     "latency_qwen3-30b-a3b.dat" index 3 using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.7 dt 2 lc rgb "#555555" title "floor"
+plot "latency_qwen3-30b-a3b.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#d62728" title "sdpa", \
+     "latency_qwen3-30b-a3b.dat" index 0 using 1:2:3:4 with yerrorbars lw 2.5 pt 7 ps 0.8 dt 1 lc rgb "#d62728" notitle, \
+     "latency_qwen3-30b-a3b.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#2ca02c" title "flex", \
+     "latency_qwen3-30b-a3b.dat" index 1 using 1:2:3:4 with yerrorbars lw 2.5 pt 7 ps 0.8 dt 1 lc rgb "#2ca02c" notitle, \
+     "latency_qwen3-30b-a3b.dat" index 2 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#1f77b4" title "flash", \
+     "latency_qwen3-30b-a3b.dat" index 2 using 1:2:3:4 with yerrorbars lw 2.5 pt 7 ps 0.8 dt 1 lc rgb "#1f77b4" notitle, \
+     "latency_qwen3-30b-a3b.dat" index 3 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 2 lc rgb "#555555" title "floor", \
+     "latency_qwen3-30b-a3b.dat" index 3 using 1:2:3:4 with yerrorbars lw 2.5 pt 7 ps 0.8 dt 1 lc rgb "#555555" notitle
 unset output

@@ -11,15 +11,16 @@ set border 3 lc rgb "#444444"
 set tics nomirror
 set grid xtics ytics lc rgb "#e3e3e3" lw 1 dt 1
 set key outside below center horizontal noopaque samplen 3 spacing 1.2
-set bars small
+set key title "line colour: TTT length T (darker: larger)"
+set errorbars 2.5
 set logscale x 2
 set xrange [758.518519:44236.8]
 set xtics ("1K" 1024, "2K" 2048, "4K" 4096, "8K" 8192, "16K" 16384, "32K" 32768)
 set yrange [0.674342757:1.97139272]
 set format y "%g"
 set label 1 "no overhead" at graph 0.02, first 1 left offset 0,-0.8 tc rgb "#666666" front
-plot "overhead_gpt-oss-20b.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#440154" title "T = 1", \
-     "overhead_gpt-oss-20b.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#3b528b" title "T = 3", \
-     "overhead_gpt-oss-20b.dat" index 2 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#21918c" title "T = 7", \
-     1 with lines lw 1.5 dt 3 lc rgb "#888888" notitle
+plot "overhead_gpt-oss-20b.dat" index 0 using 1:2 with linespoints lw 2 pt 5 ps 0.8 dt 1 lc rgb "#fd8d3c" title "T = 1", \
+     "overhead_gpt-oss-20b.dat" index 1 using 1:2 with linespoints lw 2 pt 5 ps 0.8 dt 1 lc rgb "#d94801" title "T = 3", \
+     "overhead_gpt-oss-20b.dat" index 2 using 1:2 with linespoints lw 2 pt 5 ps 0.8 dt 1 lc rgb "#7f2704" title "T = 7", \
+     1 with lines lw 1.5 dt 3 lc rgb "#999999" notitle
 unset output

@@ -11,7 +11,7 @@ set border 3 lc rgb "#444444"
 set tics nomirror
 set grid xtics ytics lc rgb "#e3e3e3" lw 1 dt 1
 set key outside below center horizontal noopaque samplen 3 spacing 1.2
-set bars small
+set errorbars 2.5
 set logscale x 2
 set xrange [758.518519:44236.8]
 set xtics ("1K" 1024, "2K" 2048, "4K" 4096, "8K" 8192, "16K" 16384, "32K" 32768)
@@ -21,9 +21,9 @@ set label 1 "sdpa OOM" at first 8192, graph 0.92 center tc rgb "#d62728" point p
 set label 2 "sdpa OOM" at first 16384, graph 0.92 center tc rgb "#d62728" point pt 2 ps 1.3 lw 2 lc rgb "#d62728" offset 0,0.9 front
 set label 3 "sdpa OOM" at first 32768, graph 0.92 center tc rgb "#d62728" point pt 2 ps 1.3 lw 2 lc rgb "#d62728" offset 0,0.9 front
 set label 4 "bf16 GEMM 767 TFLOP/s" at graph 0.02, first 766.907073 left offset 0,-0.8 tc rgb "#666666" front
-plot "tflops_gpt-oss-20b.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#d62728" title "sdpa", \
-     "tflops_gpt-oss-20b.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#2ca02c" title "flex", \
-     "tflops_gpt-oss-20b.dat" index 2 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 1 lc rgb "#1f77b4" title "flash", \
-     "tflops_gpt-oss-20b.dat" index 3 using 1:2 with linespoints lw 2 pt 7 ps 0.7 dt 2 lc rgb "#555555" title "floor", \
-     766.907073 with lines lw 1.5 dt 3 lc rgb "#888888" notitle
+plot "tflops_gpt-oss-20b.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#d62728" title "sdpa", \
+     "tflops_gpt-oss-20b.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#2ca02c" title "flex", \
+     "tflops_gpt-oss-20b.dat" index 2 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 1 lc rgb "#1f77b4" title "flash", \
+     "tflops_gpt-oss-20b.dat" index 3 using 1:2 with linespoints lw 2 pt 7 ps 0.8 dt 2 lc rgb "#555555" title "floor", \
+     766.907073 with lines lw 1.5 dt 3 lc rgb "#999999" notitle
 unset output
