@@ -6,13 +6,17 @@
 #   cpu:  flash and sdpa run in-process on the CPU.
 #   cuda: flash (cuDNN block 0), flash-fa2 and sdpa run in-process on the GPU; flex is recorded by
 #         kernels/flex/flex_adapter.py into the saved cases and calibrated from them.
+#   cpu with STEPS=ring: the ring backend (P processes over gloo) is recorded by
+#         kernels/ring/ring_launcher.py into saved cases and calibrated from them.
 #
 # Usage: scripts/calibrate_budgets.sh BUILD_DIR OUT_DIR cpu|cuda
 # Environment: SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100),
 #   FLEX_SEEDS (default SEEDS), FLEX_HELDOUT_SEEDS (default 10), HEADROOM (default 4), SEQ (default 128),
 #   PROFILE (default bf16), BUDGETS (the file written; default reports/profiles/bf16.budgets.json,
 #   the one the shipped bf16 profile reads; give both to calibrate into a copy), STEPS (which
-#   parts run: "native flex" by default on cuda, "native" on cpu).
+#   parts run: "native flex" by default on cuda, "native" on cpu; "ring" on cpu: the ring
+#   backend over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
+#   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4).
 # Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,5 +83,23 @@ if [ "$device" = cuda ] && [[ " $steps " == *" flex "* ]]; then
   cp "$budgets" "$out/"
   step flex_heldout "$bin" calibrate --cases "$work"/flexh/* --backends flex --baseline sdpa \
     --profile "$profile" --json "$out/flex_heldout.json" || rc=1
+fi
+if [ "$device" = cpu ] && [[ " $steps " == *" ring "* ]]; then
+  # 4. ring (gloo, RING_WORLD ranks, default 2) like flex: saved cases (calibration seeds 0 ..,
+  #    held-out seeds 3000 ..), the ring launcher records into all of them in one run, calibrate
+  #    judges the recorded outputs. The held-out cases run with RING_HELDOUT_WORLD ranks (default
+  #    4): the budget must hold for another P too.
+  step ring_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "${RING_SEEDS:-$seeds}" \
+    --save-cases "$work/ring" -q
+  step ring_heldout_cases "$bin" calibrate "${common[@]}" --backends sdpa --seed-base 3000 \
+    --seeds "${RING_HELDOUT_SEEDS:-20}" --save-cases "$work/ringh" -q
+  step ring_record "$python" "$root/kernels/ring/ring_launcher.py" "$work"/ring/* --world "${RING_WORLD:-2}"
+  step ring_heldout_record "$python" "$root/kernels/ring/ring_launcher.py" "$work"/ringh/* \
+    --world "${RING_HELDOUT_WORLD:-4}"
+  step ring_calibrate "$bin" calibrate --cases "$work"/ring/* --backends ring --baseline sdpa \
+    --profile "$profile" --headroom "$headroom" --write-budgets "$budgets" --json "$out/ring_calibrate.json" || rc=1
+  cp "$budgets" "$out/"
+  step ring_heldout "$bin" calibrate --cases "$work"/ringh/* --backends ring --baseline sdpa \
+    --profile "$profile" --json "$out/ring_heldout.json" || rc=1
 fi
 exit $rc
