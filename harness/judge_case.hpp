@@ -8,7 +8,7 @@
 
 #include "datasets/case_store.hpp"
 #include "harness/reference_cache.hpp"
-#include "reports/case_comparison.hpp"
+#include "reports/accuracy/case_comparison.hpp"
 
 namespace attn::cli {
 

@@ -10,7 +10,7 @@
 #include "harness/exit_codes.hpp"
 #include "harness/judge_case.hpp"
 #include "datasets/atomic_output.hpp"
-#include "reports/comparison_formats.hpp"
+#include "reports/accuracy/comparison_formats.hpp"
 
 namespace attn::cli {
 namespace {

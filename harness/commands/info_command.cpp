@@ -5,7 +5,7 @@
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
 #include "datasets/atomic_output.hpp"
-#include "reports/case_summary.hpp"
+#include "reports/accuracy/case_summary.hpp"
 
 namespace attn::cli {
 

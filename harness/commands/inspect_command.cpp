@@ -18,11 +18,11 @@
 #include "harness/reference_cache.hpp"
 #include "harness/reference_rows.hpp"
 #include "reports/detail/number_format.hpp"
-#include "reports/error_metrics.hpp"
-#include "reports/output_tensors.hpp"
-#include "reports/row_context.hpp"
-#include "reports/tensor_comparison.hpp"
-#include "reports/text_table.hpp"
+#include "reports/accuracy/error_metrics.hpp"
+#include "reports/accuracy/output_tensors.hpp"
+#include "reports/accuracy/row_context.hpp"
+#include "reports/accuracy/tensor_comparison.hpp"
+#include "reports/detail/text_table.hpp"
 
 namespace attn::cli {
 namespace {

@@ -11,10 +11,10 @@
 #include "harness/build_info.hpp"
 #include "harness/commands/command.hpp"
 #include "harness/exit_codes.hpp"
-#include "reports/perf_harness_timing.hpp"
-#include "reports/perf_noise.hpp"
-#include "reports/perf_report.hpp"
-#include "reports/perf_tables.hpp"
+#include "reports/performance/perf_harness_timing.hpp"
+#include "reports/performance/perf_noise.hpp"
+#include "reports/performance/perf_report.hpp"
+#include "reports/performance/perf_tables.hpp"
 
 namespace attn::cli {
 

@@ -20,8 +20,8 @@
 #include "datasets/atomic_output.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/run_stability.hpp"
-#include "reports/error_budgets.hpp"
-#include "reports/gate_profile.hpp"
+#include "reports/accuracy/error_budgets.hpp"
+#include "reports/accuracy/gate_profile.hpp"
 
 namespace attn::cli {
 namespace {

@@ -14,7 +14,7 @@
 #include "datasets/input_hash.hpp"
 #include "harness/judge_case.hpp"
 #include "harness/selftest/case_runner.hpp"
-#include "reports/case_comparison.hpp"
+#include "reports/accuracy/case_comparison.hpp"
 
 namespace attn::cli::selftest {
 

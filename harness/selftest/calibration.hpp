@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/backend.hpp"
-#include "reports/error_budgets.hpp"
-#include "reports/gate_profile.hpp"
+#include "reports/accuracy/error_budgets.hpp"
+#include "reports/accuracy/gate_profile.hpp"
 
 namespace attn::cli::selftest {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "reports/text_table.hpp"
+#include "reports/detail/text_table.hpp"
 
 namespace attn::cli::selftest {
 namespace {

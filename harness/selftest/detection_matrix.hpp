@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "reports/case_comparison.hpp"
+#include "reports/accuracy/case_comparison.hpp"
 
 namespace attn::cli::selftest {
 

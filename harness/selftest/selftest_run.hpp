@@ -12,7 +12,7 @@
 #include "harness/selftest/detection_matrix.hpp"
 #include "harness/selftest/fixture_suite.hpp"
 #include "kernels/backend.hpp"
-#include "reports/gate_profile.hpp"
+#include "reports/accuracy/gate_profile.hpp"
 
 namespace attn::cli::selftest {
 

@@ -1,0 +1,14 @@
+// Reading one JSON file given to `attn-harness report` / `perf-noise`.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace attn::report {
+
+/// The parsed document of `path`. Throws data::InputError "<label>: cannot open (missing or
+/// unreadable)" or "<label>: not JSON: <parser message>"; `label` defaults to the path.
+nlohmann::json read_json_file(const std::string& path, const std::string& label = "");
+
+}  // namespace attn::report
