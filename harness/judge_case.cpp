@@ -20,12 +20,16 @@ namespace {
 std::string record_command(const data::CaseManifest& m, const std::string& name,
                            const data::RecordInfo* r) {
   std::string backend = name;
+  std::string world = "P";  // the ring backends need --world: the recorded one, else a placeholder
   if (r) {
     const auto it = r->provenance.find("backend");
     if (it != r->provenance.end() && !it->second.empty()) backend = it->second;
+    const auto w = r->provenance.find("world_size");
+    if (w != r->provenance.end() && !w->second.empty()) world = w->second;
   }
+  const bool ring = backend.rfind("ring", 0) == 0;
   return "`attn-harness run " + m.path.string() + " --backend " + backend +
-         (backend != name ? " --as " + name : "") + "`";
+         (ring ? " --world " + world : "") + (backend != name ? " --as " + name : "") + "`";
 }
 
 }  // namespace

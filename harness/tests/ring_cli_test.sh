@@ -53,6 +53,9 @@ assert prov["chunk_rows"] in (13, "13") and prov["padded_length"] in (52, "52"),
 assert prov.get("invalid_rows", p.get("invalid_rows")) == "zeros", p
 assert set(p["tensors"]) == {"out", "lse", "dq"} | {f"d{x}{m}" for x in "kv" for m in range(7)}, p["tensors"]' \
   "$work/info.json"
+expect 2 "gate without a ring record" -- "$bin" gate "$work/t0" --candidate ring
+contains "$work/out" "record it with \`attn-harness run .*/t0 --backend ring --world P\`" \
+  "the hint for a missing ring record names --world"
 expect 0 "world 1 (no communication) with the composed chunk kernel" -- \
   "$bin" run "$work/t6pad" --backend ring --world 1 --ring-block0 composed --as ring-p1 -q
 expect 0 "world 1 passes the gate" -- "$bin" gate "$work/t6pad" --candidate ring-p1
