@@ -97,15 +97,17 @@ lacks "$work/r5/report.md" "Changes against" "no change table without --previous
 # The page's contract (no gnuplot needed): the verdict first, failures grouped, one time format,
 # no absolute path, and the harness's own speed beside the kernels'.
 ttv="$data/sample_time_to_verdict.json"; ttv_old="$data/sample_time_to_verdict_previous.json"
-# Run from $work, outside the repository: neither the output folder nor the current directory
-# is near the inputs.
+# Run from $work, outside the repository, into a folder four levels below it: neither the output
+# folder nor the current directory is near the inputs, wherever the repository and $work lie
+# (with $work/page, a clone at /tmp/ci would be two folders up: "../../ci/...").
+page_dir=$work/far/from/the/inputs
 expect 0 "report with the harness's timing" -- env -C "$work" "$bin" report "$new" "$flex" --previous "$old,$ttv_old" \
-  --harness-timing "$ttv" -o "$work/page" --no-charts
+  --harness-timing "$ttv" -o "$page_dir" --no-charts
 contains "$work/out" "^time to a verdict (llama3-8b, L 4096, B 2, t 6, pad 0,512, cuda: sdpa,flash): 73.5 s" "stdout gives the time to a verdict"
 contains "$work/out" "; reference slower: 40.7 -> 55.0 s" "the slower harness step is printed"
 contains "$work/out" "; generate peak memory larger: 1 -> 1.5 GiB" "the larger harness step is printed"
 lacks "$work/out" "run slower" "a step slower within its repetitions' range is not flagged"
-page_md=$work/page/report.md page_html=$work/page/report.html
+page_md=$page_dir/report.md page_html=$page_dir/report.html
 checks=$((checks + 1))  # the verdict is the page's first paragraph, one line per preset
 verdict=$(sed -n '3,6p' "$page_md")
 expected_verdict='- **llama3-8b-mha**, training step at T 7: flash 1.19× floor (±1.4 %) at 32K, 1.44× (±1.4 %) at 1K.
