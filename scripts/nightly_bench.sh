@@ -9,7 +9,7 @@
 #   SHARD         i/n: run only shard i of n (attn-bench --shard i/n, then flex --shard i/n);
 #                 files are named *.shard-<i>-of-<n>.json and the report is left to the merge:
 #                 attn-harness report OUT_DIR/*.json -o OUT_DIR/report (every shard's files in
-#                 one folder). n <= 12 (flex shards by its 12 (preset, workload) groups).
+#                 one folder). n <= 16 (flex shards by its 16 (preset, workload) groups).
 #   BENCH_BACKENDS  attn-bench's backends, default sdpa,flash,floor,floor-sdpa (floor-sdpa: the
 #                 same-shape control by which `report --previous` compares nights)
 #   BENCH_ARGS    extra attn-bench flags (grid selection), default: the full grid
@@ -63,7 +63,7 @@ if [ "${NIGHTLY_DEADLINE_S:-0}" -gt 0 ]; then
   [ "$budget" -gt 0 ] || budget=1  # no time left: every flex benchmark is recorded as skipped
 fi
 flex_grid=(--presets llama3-8b-mha,llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 1,3,7
-           --workloads train_step,fwd,bwd)
+           --workloads train_step,fwd,bwd,train_step_padded)
 # shellcheck disable=SC2206  # FLEX_ARGS is a list of flags
 [ -n "${FLEX_ARGS:-}" ] && flex_grid=($FLEX_ARGS)
 start=$(date +%s)

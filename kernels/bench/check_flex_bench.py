@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """ctest attn_bench_flex_cpu_smoke: flex_adapter.py bench on the CPU (tiny preset): fwd runs,
-train_step and bwd are "unsupported" entries (torch flex on the CPU is forward-only); the file
-is Google Benchmark JSON. Usage: check_flex_bench.py FLEX_ADAPTER WORKDIR"""
+train_step, bwd and the padded training step are "unsupported" entries (torch flex on the CPU
+is forward-only), the padded one with its batch of 2 sequences; the file is Google Benchmark
+JSON. Usage: check_flex_bench.py FLEX_ADAPTER WORKDIR"""
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ adapter, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
 out = os.path.join(work, "flex.json")
 r = subprocess.run([sys.executable, adapter, "bench", "--device", "cpu", "--presets", "tiny", "--seqs", "128",
-                    "--ttt", "1,2", "--workloads", "train_step,fwd,bwd", "--reps", "2", "--iterations", "1",
+                    "--ttt", "1,2", "--workloads", "train_step,fwd,bwd,train_step_padded", "--reps", "2", "--iterations", "1",
                     "--commit", "smoke", "--out", out])
 if r.returncode != 0:
     fail(f"flex_adapter.py bench exited {r.returncode}")
@@ -28,7 +29,7 @@ for key in ("device", "torch_version", "commit", "gemm_bf16_tflops"):
 by_name = {}
 for e in doc["benchmarks"]:
     by_name.setdefault(e["run_name"], []).append(e)
-for w in ("train_step", "fwd", "bwd"):
+for w in ("train_step", "fwd", "bwd", "train_step_padded"):
     for t in (1, 2):
         name = f"{w}/flex/tiny/L:128/T:{t}"
         entries = by_name.get(name)
@@ -44,4 +45,6 @@ for w in ("train_step", "fwd", "bwd"):
                     fail(f"{name}: {e}")
         elif not all(e.get("error_occurred") and e["error_message"].startswith("unsupported") for e in entries):
             fail(f"{name}: expected unsupported entries, found {entries}")
+        if w == "train_step_padded" and not all(e["B"] == 2 for e in entries):
+            fail(f"{name}: expected B 2 (a full and a right-padded sequence), found {[e['B'] for e in entries]}")
 print("check_flex_bench: OK")

@@ -6,7 +6,8 @@ The flex backend itself is the TTT attention function flex_function.py:flex_ttt,
 
     flex_adapter.py record CASE [CASE ...] [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
-        [--workloads train_step,fwd,bwd] [--reps 3] [--shard i/n] [--list] --out FILE.json
+        [--workloads train_step,fwd,bwd,train_step_padded] [--reps 3] [--shard i/n] [--list]
+        --out FILE.json
         (docs/benchmarks.md; --shard: bench_shard.py)
 
 `record` runs flex_ttt over each case in one process (each shape compiles once, where
@@ -80,12 +81,28 @@ def _fwd_flops(B, H, L, D, t):
     return 4.0 * B * H * L * L * D / 2.0 + 4.0 * B * H * L * D * t
 
 
-def _workload_flops(workload, B, H, L, D, T):
-    if workload == "fwd":
-        return _fwd_flops(B, H, L, D, T - 1)
-    if workload == "bwd":
-        return 2.5 * _fwd_flops(B, H, L, D, T - 1)
-    return sum(3.5 * _fwd_flops(B, H, L, D, t) for t in range(T))
+_WORKLOADS = ("train_step", "fwd", "bwd", "train_step_padded")
+
+
+def _valid_lengths(workload, batch, L):
+    """valid_len of every sequence, as attn-bench's (kernels/bench/bench_workload.hpp): the padded
+    training step has 2 x batch sequences in pairs, the second of each right-padded by L/8."""
+    if workload == "train_step_padded":
+        return [L, L - L // 8] * batch
+    return [L] * batch
+
+
+def _workload_flops(workload, batch, H, L, D, T):
+    """Useful FLOPs of one timed run, summed over the sequences at their valid lengths."""
+    total = 0.0
+    for n in _valid_lengths(workload, batch, L):
+        if workload == "fwd":
+            total += _fwd_flops(1, H, n, D, T - 1)
+        elif workload == "bwd":
+            total += 2.5 * _fwd_flops(1, H, n, D, T - 1)
+        else:
+            total += sum(3.5 * _fwd_flops(1, H, n, D, t) for t in range(T))
+    return total
 
 
 def _is_oom(e):
@@ -123,8 +140,10 @@ class _Timer:
         return (time.perf_counter() - t0) * 1e3, 0
 
 
-def _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device, timer, reps, iters, warmup):
+def _bench_one(fn, make_mask, static, workload, batch, H, Hkv, L, D, T, device, timer, reps, iters, warmup):
     """One benchmark: returns (list of (ms, peak) per repetition, compile seconds)."""
+    lengths = _valid_lengths(workload, batch, L)
+    B = len(lengths)
     dtype = torch.bfloat16
     scale = 1.0 / math.sqrt(D)
     group = H // Hkv
@@ -140,7 +159,7 @@ def _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device, time
     g = [projected(H) for _ in range(T)]
     k = [projected(Hkv).requires_grad_(need_grad) for _ in range(T)]
     v = [projected(Hkv).requires_grad_(need_grad) for _ in range(T)]
-    valid_len = torch.full((B,), L, dtype=torch.long, device=device)
+    valid_len = torch.tensor(lengths, dtype=torch.long, device=device)
 
     def step(t):
         # Cache concatenation and block mask creation are part of the step, as in training (the
@@ -164,8 +183,8 @@ def _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device, time
     def bwd(out):
         torch.autograd.grad([out], [q[T - 1]] + k[:T] + v[:T], [g[T - 1]], allow_unused=True)
 
-    run = {"train_step": lambda: timer.run(train_step), "fwd": lambda: timer.run(fwd),
-           "bwd": lambda: timer.run(bwd, before=bwd_before)}[workload]
+    run = {"train_step": lambda: timer.run(train_step), "train_step_padded": lambda: timer.run(train_step),
+           "fwd": lambda: timer.run(fwd), "bwd": lambda: timer.run(bwd, before=bwd_before)}[workload]
     if static:
         torch._dynamo.reset()  # every shape compiles afresh: compile_s is this benchmark's alone
     t0 = time.perf_counter()
@@ -234,7 +253,7 @@ def bench(args):
     ttt = [int(x) for x in args.ttt.split(",")]
     workloads = args.workloads.split(",")
     for w in workloads:
-        if w not in ("train_step", "fwd", "bwd"):
+        if w not in _WORKLOADS:
             raise InputError(f"--workloads: unknown workload '{w}'")
     if args.shard is not None:
         try:
@@ -288,7 +307,7 @@ def bench(args):
     started = time.monotonic()
     for preset, workload in groups:
         H, Hkv, D = _PRESETS[preset]
-        B = args.batch
+        B = len(_valid_lengths(workload, args.batch, 1))
         for T in ttt:
             for L in seqs:
                 name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
@@ -304,7 +323,7 @@ def bench(args):
                     error = f"skipped: the sweep's time budget (--budget-s {args.budget_s:g}) ran out"
                 else:
                     try:
-                        results, compile_s = _bench_one(fn, make_mask, static, workload, B, H, Hkv, L, D, T, device,
+                        results, compile_s = _bench_one(fn, make_mask, static, workload, args.batch, H, Hkv, L, D, T, device,
                                                         timer, args.reps, iters, args.warmup)
                     except NotImplementedError as e:
                         error = str(e)
@@ -325,7 +344,7 @@ def bench(args):
                                             error_occurred=True, error_message=error))
                     _write_bench_json(args.out, context, entries)
                     continue
-                flops = _workload_flops(workload, B, H, L, D, T)
+                flops = _workload_flops(workload, args.batch, H, L, D, T)
                 times = []
                 for r, (ms, peak, its) in enumerate(results):
                     tflops = flops / (ms * 1e-3) / 1e12
