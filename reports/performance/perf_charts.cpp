@@ -365,6 +365,50 @@ std::vector<RenderedChart> render_charts(const std::vector<ChartSpec>& charts, c
   return out;
 }
 
+namespace {
+
+/// gnuplot's SVG made smaller without changing what it draws: runs of whitespace become one space
+/// (none between tags; SVG collapses whitespace in text anyway), and groups with no content and
+/// no id, which gnuplot writes around every axis tick, are dropped.
+std::string compact_svg(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!std::isspace(c)) {
+      out += s[i];
+      continue;
+    }
+    std::size_t j = i;
+    while (j + 1 < s.size() && std::isspace(static_cast<unsigned char>(s[j + 1]))) ++j;
+    const bool at_end = j + 1 == s.size();
+    const bool between_tags = !out.empty() && out.back() == '>' && !at_end && s[j + 1] == '<';
+    if (!between_tags && !at_end && !out.empty()) out += ' ';
+    i = j;
+  }
+  for (bool dropped = true; dropped;) {  // an emptied group can empty its parent
+    dropped = false;
+    std::string kept;
+    kept.reserve(out.size());
+    for (std::size_t i = 0; i < out.size();) {
+      if (out.compare(i, 3, "<g ") == 0 || out.compare(i, 3, "<g>") == 0) {
+        const std::size_t close = out.find('>', i);
+        if (close != std::string::npos && out[close - 1] != '/' && out.compare(close + 1, 4, "</g>") == 0 &&
+            out.substr(i, close - i).find(" id=") == std::string::npos) {
+          i = close + 5;
+          dropped = true;
+          continue;
+        }
+      }
+      kept += out[i++];
+    }
+    out.swap(kept);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string inline_svg(const std::string& svg, const std::string& id_prefix, const std::string& title) {
   std::string s = svg;
   // Drop everything before <svg (XML prolog, DOCTYPE).
@@ -414,7 +458,7 @@ std::string inline_svg(const std::string& svg, const std::string& id_prefix, con
   const std::string gp_title = "<title>Gnuplot</title>";
   if (const auto t = out.find(gp_title); t != std::string::npos) out.replace(t, gp_title.size(), "<title>" + escaped + "</title>");
   if (const auto tag = out.find("<svg"); tag != std::string::npos) out.insert(tag + 4, " role=\"img\"");
-  return out;
+  return compact_svg(out);
 }
 
 }  // namespace attn::report

@@ -70,7 +70,8 @@ std::vector<RenderedChart> render_charts(const std::vector<ChartSpec>& charts, c
                                          const std::filesystem::path& gnuplot, std::vector<std::string>& notes);
 
 /// The SVG ready to inline in HTML: no XML prolog or DOCTYPE, every id (and reference to it)
-/// prefixed with `id_prefix` so that several charts share one page, title set to `title`.
+/// prefixed with `id_prefix` so that several charts share one page, title set to `title`;
+/// whitespace runs collapsed (none left between tags) and empty groups without an id dropped.
 std::string inline_svg(const std::string& svg, const std::string& id_prefix, const std::string& title);
 
 }  // namespace attn::report

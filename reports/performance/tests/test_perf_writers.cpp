@@ -185,6 +185,20 @@ TEST(PerfCharts, InlineSvgPrefixesIdsAndDropsTheProlog) {
   EXPECT_NE(out.find("<title>a &lt; b</title>"), std::string::npos);
 }
 
+TEST(PerfCharts, InlineSvgDropsEmptyGroupsAndCollapsesWhitespace) {
+  const std::string svg =
+      "<svg viewBox=\"0 0 10 10\">\n<title>Gnuplot</title>\n<g id=\"gnuplot_canvas\">\n"
+      "<g fill=\"none\" color=\"black\">\n</g>\n"           // empty: dropped
+      "<g fill=\"none\">\n\t<g stroke=\"red\"> </g>\n</g>\n"  // empty once its child is dropped
+      "<g id='kept'></g>\n"                                     // has an id: kept
+      "<g fill=\"none\">\n\t<path stroke='rgb( 68,  68,  68)'  d='M1,2 L3,4  '/>\n"
+      "\t<text>a   b</text>\n</g>\n</g>\n</svg>\n";
+  const std::string out = inline_svg(svg, "c1_", "t");
+  EXPECT_EQ(out, "<svg role=\"img\" viewBox=\"0 0 10 10\"><title>t</title><g id=\"c1_gnuplot_canvas\">"
+                 "<g id='c1_kept'></g><g fill=\"none\"><path stroke='rgb( 68, 68, 68)' d='M1,2 L3,4 '/>"
+                 "<text>a b</text></g></g></svg>");
+}
+
 TEST(PerfWriters, MarkdownAndHtmlCarryTablesVerdictsAndNothingExternal) {
   const PerfRun run = small_run();
   json old_doc = bench_doc("old");
