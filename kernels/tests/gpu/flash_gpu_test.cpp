@@ -674,10 +674,12 @@ TEST_P(FusedStep, AgreesWithPerBlockLaunchesAndComposed) {
   EXPECT_EQ(dq_st.strides(), proj_layout(q).strides()) << "dq is written into dq0's layout";
   EXPECT_TRUE(at::equal(dq_st, dq_one)) << "strided dq";
   for (int64_t i = 1; i <= m.t; ++i) {
-    // With Hkv = 1 the head dimension has size 1 and both layouts are the same strides
-    // (contiguous() leaves size-1 dimensions alone): nothing to tell apart there.
+    // The projection layout differs from the contiguous one, except with Hkv = 1: a size-1 head
+    // dimension leaves both with the same strides (contiguous() keeps size-1 dimensions as they are).
     if (m.Hkv > 1) {
       EXPECT_NE(st.dk[size_t(i - 1)].strides(), one.dk[size_t(i - 1)].strides()) << "dk" << i;
+    } else {
+      EXPECT_EQ(st.dk[size_t(i - 1)].strides(), one.dk[size_t(i - 1)].strides()) << "dk" << i;
     }
     EXPECT_TRUE(at::equal(st.dk[size_t(i - 1)], one.dk[size_t(i - 1)])) << "strided dk" << i;
     EXPECT_TRUE(at::equal(st.dv[size_t(i - 1)], one.dv[size_t(i - 1)])) << "strided dv" << i;
