@@ -17,6 +17,11 @@ namespace attn::report {
 /// none fails, the one closest to its threshold (highest err_c / threshold).
 std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c);
 
+/// The regions of one kind ("rows", "group", "head") in their order, or with `top` > 0 the
+/// `top` of them with the largest candidate error (ties keep their order).
+std::vector<const RegionStats*> regions_to_show(const TensorComparison& t, const std::string& kind,
+                                                size_t top);
+
 // comparison_text.cpp
 /// "bf16 (relative, floor 1.0 ulp at max|ref|, error budgets)".
 std::string profile_description(const GateProfile& p);

@@ -15,16 +15,8 @@ namespace {
 void regions_markdown(std::ostringstream& o, const TensorComparison& t) {
   const bool base = t.baseline.has_value();
   auto table = [&](const std::string& kind, const std::string& title, size_t top) {
-    std::vector<const RegionStats*> rs;
-    for (const auto& r : t.regions)
-      if (r.kind == kind) rs.push_back(&r);
+    const std::vector<const RegionStats*> rs = regions_to_show(t, kind, top);
     if (rs.empty()) return;
-    if (top && rs.size() > top) {
-      std::stable_sort(rs.begin(), rs.end(), [](const RegionStats* a, const RegionStats* b) {
-        return a->candidate_max_abs > b->candidate_max_abs;
-      });
-      rs.resize(top);
-    }
     o << "\n| " << title << " | elements | max err cand | mean err cand | max err base |\n"
       << "|---|---:|---:|---:|---:|\n";
     for (const RegionStats* r : rs)

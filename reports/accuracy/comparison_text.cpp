@@ -29,6 +29,20 @@ std::vector<const TensorComparison*> tensors_to_detail(const CaseComparison& c) 
   return out;
 }
 
+std::vector<const RegionStats*> regions_to_show(const TensorComparison& t, const std::string& kind,
+                                                size_t top) {
+  std::vector<const RegionStats*> rs;
+  for (const auto& r : t.regions)
+    if (r.kind == kind) rs.push_back(&r);
+  if (top && rs.size() > top) {
+    std::stable_sort(rs.begin(), rs.end(), [](const RegionStats* a, const RegionStats* b) {
+      return a->candidate_max_abs > b->candidate_max_abs;
+    });
+    rs.resize(top);
+  }
+  return rs;
+}
+
 std::string profile_description(const GateProfile& p) {
   std::string s = p.name + " (" + p.mode_name();
   if (p.floor_ulps > 0)
@@ -70,16 +84,8 @@ std::string regions_text(const TensorComparison& t) {
   std::ostringstream o;
   const bool base = t.baseline.has_value();
   auto table = [&](const std::string& kind, size_t top) {
-    std::vector<const RegionStats*> rs;
-    for (const auto& r : t.regions)
-      if (r.kind == kind) rs.push_back(&r);
+    const std::vector<const RegionStats*> rs = regions_to_show(t, kind, top);
     if (rs.empty()) return;
-    if (top && rs.size() > top) {
-      std::stable_sort(rs.begin(), rs.end(), [](const RegionStats* a, const RegionStats* b) {
-        return a->candidate_max_abs > b->candidate_max_abs;
-      });
-      rs.resize(top);
-    }
     TextTable tt({kind == "rows" ? "rows (deciles)" : kind == "group" ? "GQA group" : "head (worst first)",
                   "elements", "max err cand", "mean err cand", "max err base"},
                  {false, true, true, true, true});

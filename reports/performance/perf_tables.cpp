@@ -23,6 +23,15 @@ PerfCell failed_cell(const PerfResult& r) {
   return {status_name(r.status), r.status == RunStatus::unsupported ? CellTone::muted : CellTone::bad};
 }
 
+/// The cell of one benchmark: empty and muted when it is not in the run, its status when it
+/// failed, else `value(*r)`.
+template <typename Value>
+PerfCell result_cell(const PerfResult* r, Value value) {
+  if (!r) return {"", CellTone::muted};
+  if (!r->ok()) return failed_cell(*r);
+  return {value(*r)};
+}
+
 std::string gib(double x) { return std::isfinite(x) ? fixed(x, x < 10 ? 2 : 1) : "–"; }
 
 std::string pct(double x, int digits = 1) {
@@ -111,9 +120,9 @@ PerfTable headline_table(const PerfRun& run) {
       bool any = false;
       for (std::int64_t L : all_L) {
         const PerfResult* r = run.find("train_step", b, p, L, T);
-        if (!r) row.push_back({"", CellTone::muted});
-        else if (!r->ok()) row.push_back(failed_cell(*r));
-        else row.push_back({format_ms(r->median_ms) + " ms · " + gib(r->peak_mem_gib) + " GiB"});
+        row.push_back(result_cell(r, [](const PerfResult& x) {
+          return format_ms(x.median_ms) + " ms · " + gib(x.peak_mem_gib) + " GiB";
+        }));
         any = any || r;
       }
       if (any) t.rows.push_back(row);
@@ -137,20 +146,13 @@ PerfTable latency_memory_table(const PerfRun& run, const std::string& preset) {
   if (speedup) t.header.push_back("flex / flash");
   for (std::int64_t L : distinct_L(run, preset, "train_step", T)) {
     std::vector<PerfCell> row{{short_L(L)}};
-    for (const auto& b : backends) {
-      const PerfResult* r = run.find("train_step", b, preset, L, T);
-      if (!r) row.push_back({"", CellTone::muted});
-      else if (!r->ok()) row.push_back(failed_cell(*r));
-      else
-        row.push_back({format_ms(r->median_ms) +
-                       (r->noise_measured ? " ± " + format_ms(r->stddev_ms) : std::string())});
-    }
-    for (const auto& b : backends) {
-      const PerfResult* r = run.find("train_step", b, preset, L, T);
-      if (!r) row.push_back({"", CellTone::muted});
-      else if (!r->ok()) row.push_back(failed_cell(*r));
-      else row.push_back({gib(r->peak_mem_gib)});
-    }
+    for (const auto& b : backends)
+      row.push_back(result_cell(run.find("train_step", b, preset, L, T), [](const PerfResult& x) {
+        return format_ms(x.median_ms) + (x.noise_measured ? " ± " + format_ms(x.stddev_ms) : std::string());
+      }));
+    for (const auto& b : backends)
+      row.push_back(result_cell(run.find("train_step", b, preset, L, T),
+                                [](const PerfResult& x) { return gib(x.peak_mem_gib); }));
     if (speedup) {
       const PerfResult* fl = run.find("train_step", "flash", preset, L, T);
       const PerfResult* fx = run.find("train_step", "flex", preset, L, T);
@@ -174,13 +176,11 @@ PerfTable throughput_table(const PerfRun& run, const std::string& preset) {
   for (std::int64_t L : distinct_L(run, preset, "train_step", T)) {
     std::vector<PerfCell> row{{short_L(L)}};
     for (int pass = 0; pass < 2; ++pass)
-      for (const auto& b : backends) {
-        const PerfResult* r = run.find("train_step", b, preset, L, T);
-        if (!r) row.push_back({"", CellTone::muted});
-        else if (!r->ok()) row.push_back(failed_cell(*r));
-        else row.push_back({pass == 0 ? (std::isfinite(r->tflops) ? fixed(r->tflops, 1) : "–")
-                                      : (std::isfinite(r->pct_of_gemm) ? fixed(r->pct_of_gemm, 1) : "–")});
-      }
+      for (const auto& b : backends)
+        row.push_back(result_cell(run.find("train_step", b, preset, L, T), [pass](const PerfResult& x) {
+          const double v = pass == 0 ? x.tflops : x.pct_of_gemm;
+          return std::isfinite(v) ? fixed(v, 1) : std::string("–");
+        }));
     t.rows.push_back(row);
   }
   return t;
