@@ -307,9 +307,9 @@ def bench(args):
     started = time.monotonic()
     for preset, workload in groups:
         H, Hkv, D = _PRESETS[preset]
-        B = len(_valid_lengths(workload, args.batch, 1))
         for T in ttt:
             for L in seqs:
+                B = len(_valid_lengths(workload, args.batch, L))  # sequences in the batch
                 name = f"{workload}/flex/{preset}/L:{L}/T:{T}"
                 print(f"[flex bench] {name}", file=sys.stderr, flush=True)
                 iters = _iterations(args, L)

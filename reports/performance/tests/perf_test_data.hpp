@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/errors.hpp"
+
 namespace attn::report::test {
 
 /// A Google Benchmark document with a context (device, torch_version, commit) and no entries.
@@ -26,5 +28,16 @@ std::string temp_dir(const std::string& stem);
 
 /// The committed sample (reports/performance/tests/data/<file>).
 std::string sample(const std::string& file);
+
+/// The message of the data::InputError `f` throws ("" when it throws none).
+template <class F>
+std::string input_error(F f) {
+  try {
+    f();
+  } catch (const data::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
 
 }  // namespace attn::report::test

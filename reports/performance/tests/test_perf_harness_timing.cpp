@@ -16,15 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-template <class F>
-std::string input_error(F f) {
-  try {
-    f();
-  } catch (const data::InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::input_error;
 
 TEST(HarnessTiming, TheRuleNeedsTwentyPercentAndRangesApart) {
   // +35 %, ranges apart: slower. +25 %, ranges overlap: not flagged. -30 %: faster.

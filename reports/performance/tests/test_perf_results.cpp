@@ -32,16 +32,7 @@ PerfRun run_of(const json& doc, const std::string& source = "synthetic.json") {
   return run;
 }
 
-// Message of the InputError `f` throws ("" when it throws none).
-template <class F>
-std::string input_error(F f) {
-  try {
-    f();
-  } catch (const data::InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::input_error;
 
 TEST(PerfNames, ParsesTheSchemeAndIgnoresGoogleBenchmarkSuffixes) {
   BenchKey k;
