@@ -16,7 +16,9 @@
 #   the one the shipped bf16 profile reads; give both to calibrate into a copy), STEPS (which
 #   parts run: "native flex" by default on cuda, "native" on cpu; "ring" on cpu: the ring
 #   backend over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
-#   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4).
+#   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4), JOBS (default 1: how many held-out
+#   chunks run at once; above 1 the flex steps also run two at a time, beside the held-out chunks;
+#   the results do not depend on it, only the wall time does).
 # Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +47,25 @@ step() {  # NAME COMMAND...: runs it, stdout to OUT/NAME.txt, and prints its tim
   printf '%-20s rc=%d  %d.%d s\n' "$name" "$r" $((ms / 1000)) $((ms % 1000 / 100)) >&2
   return $r
 }
+jobs_max=${JOBS:-1}
+running=0
+step_bg() {  # like step, in the background, at most JOBS at once; drain waits for all of them
+  step "$@" &
+  running=$((running + 1))
+  if ((running >= jobs_max)); then wait -n || rc=1; running=$((running - 1)); fi
+}
+drain() { while ((running > 0)); do wait -n || rc=1; running=$((running - 1)); done; }
+both() {  # NAME1 CMD1... -- NAME2 CMD2...: the two steps, at once when JOBS > 1
+  local a=() ; while [ "$1" != -- ]; do a+=("$1"); shift; done; shift
+  if ((jobs_max > 1)); then
+    step "${a[@]}" & local p=$!
+    step "$@" || rc=1
+    wait "$p" || rc=1
+  else
+    step "${a[@]}" || rc=1
+    step "$@" || rc=1
+  fi
+}
 case $device in
   cpu) backends=flash,sdpa heldout_backends=flash steps=${STEPS:-native} ;;
   cuda) backends=flash,flash-fa2,sdpa heldout_backends=flash,flash-fa2 steps=${STEPS:-native flex} ;;
@@ -63,27 +84,28 @@ if [[ " $steps " == *" native "* ]]; then
   scale=1
   for ((base = 1000; base < 1000 + heldout; base += 25)); do
     n=$(( heldout - (base - 1000) < 25 ? heldout - (base - 1000) : 25 ))
-    step "heldout_$base" "$bin" calibrate "${common[@]}" --backends "$heldout_backends" \
-      --seed-base "$base" --seeds "$n" --grad-scales "$scale" --json "$out/heldout_$base.json" || rc=1
+    step_bg "heldout_$base" "$bin" calibrate "${common[@]}" --backends "$heldout_backends" \
+      --seed-base "$base" --seeds "$n" --grad-scales "$scale" --json "$out/heldout_$base.json"
     scale=$([ "$scale" = 1 ] && echo 0.001 || echo 1)
   done
 fi
 if [ "$device" = cuda ] && [[ " $steps " == *" flex "* ]]; then
   # 3. flex: generated cases are saved with the baseline's outputs (calibration seeds 0 .., held-out
-  #    seeds 2000 ..), flex records into all of them in one process (each shape compiles once),
-  #    and calibrate judges the recorded outputs.
-  step flex_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "${FLEX_SEEDS:-$seeds}" \
-    --save-cases "$work/flex" -q
-  step flex_heldout_cases "$bin" calibrate "${common[@]}" --backends sdpa --seed-base 2000 \
+  #    seeds 2000 ..), flex records into each set in one process (each shape compiles once per
+  #    process), and calibrate judges the recorded outputs.
+  both flex_cases "$bin" calibrate "${common[@]}" --backends sdpa --seeds "${FLEX_SEEDS:-$seeds}" \
+    --save-cases "$work/flex" -q -- \
+    flex_heldout_cases "$bin" calibrate "${common[@]}" --backends sdpa --seed-base 2000 \
     --seeds "$flex_heldout" --save-cases "$work/flexh" -q
-  step flex_record "$python" "$root/kernels/flex/flex_adapter.py" record "$work"/flex/* \
-    "$work"/flexh/* --device cuda
+  both flex_record "$python" "$root/kernels/flex/flex_adapter.py" record "$work"/flex/* --device cuda -- \
+    flex_heldout_record "$python" "$root/kernels/flex/flex_adapter.py" record "$work"/flexh/* --device cuda
   step flex_calibrate "$bin" calibrate --cases "$work"/flex/* --backends flex --baseline sdpa \
     --profile "$profile" --headroom "$headroom" --write-budgets "$budgets" --json "$out/flex_calibrate.json" || rc=1
   cp "$budgets" "$out/"
   step flex_heldout "$bin" calibrate --cases "$work"/flexh/* --backends flex --baseline sdpa \
     --profile "$profile" --json "$out/flex_heldout.json" || rc=1
 fi
+drain
 if [ "$device" = cpu ] && [[ " $steps " == *" ring "* ]]; then
   # 4. ring (gloo, RING_WORLD ranks, default 2) like flex: saved cases (calibration seeds 0 ..,
   #    held-out seeds 3000 ..), the ring launcher records into all of them in one run, calibrate
