@@ -12,13 +12,16 @@
 # Usage: scripts/calibrate_budgets.sh BUILD_DIR OUT_DIR cpu|cuda
 # Environment: SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100),
 #   FLEX_SEEDS (default SEEDS), FLEX_HELDOUT_SEEDS (default 10), HEADROOM (default 4), SEQ (default 128),
-#   PROFILE (default bf16), BUDGETS (the file written; default reports/profiles/bf16.budgets.json,
+#   PROFILE (default bf16), PRESETS (comma-separated; default all), BUDGETS (the file written; default reports/profiles/bf16.budgets.json,
 #   the one the shipped bf16 profile reads; give both to calibrate into a copy), STEPS (which
-#   parts run: "native flex" by default on cuda, "native" on cpu; "ring" on cpu: the ring
-#   backend over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
+#   parts run: "native flex" by default on cuda, "native" on cpu; "native" is "budgets heldout",
+#   the in-process backends' budgets and their held-out check; "ring" on cpu: the ring backend
+#   over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
 #   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4), JOBS (default 1: how many held-out
 #   chunks run at once; above 1 the flex steps also run two at a time, beside the held-out chunks;
-#   the results do not depend on it, only the wall time does).
+#   the results do not depend on it, only the wall time does; each process then gets
+#   OMP_NUM_THREADS = cores / (JOBS + 2) unless it is set), HELDOUT_BACKENDS (default flash on cpu,
+#   flash,flash-fa2 on cuda).
 # Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -71,13 +74,23 @@ case $device in
   cuda) backends=flash,flash-fa2,sdpa heldout_backends=flash,flash-fa2 steps=${STEPS:-native flex} ;;
   *) echo "device must be cpu or cuda, found '$device'" >&2; exit 2 ;;
 esac
+heldout_backends=${HELDOUT_BACKENDS:-$heldout_backends}
 common=(--device "$device" --seq "$seq" --profile "$profile" --baseline sdpa)
+[ -n "${PRESETS:-}" ] && common+=(--presets "$PRESETS")
+if ((jobs_max > 1)) && [ -z "${OMP_NUM_THREADS:-}" ]; then
+  cores=$(nproc)
+  export OMP_NUM_THREADS=$(( cores / (jobs_max + 2) > 0 ? cores / (jobs_max + 2) : 1 ))
+fi
+steps=" $steps "
+[[ "$steps" == *" native "* ]] && steps+=" budgets heldout "
 
-if [[ " $steps " == *" native "* ]]; then
+if [[ "$steps" == *" budgets "* ]]; then
   # 1. Budgets from seeds 0 .. SEEDS-1 (every preset, t 0/3/6, grad_out scales 1 and 1e-3).
   step calibrate "$bin" calibrate "${common[@]}" --backends "$backends" --seeds "$seeds" \
     --headroom "$headroom" --write-budgets "$budgets" --json "$out/calibrate.json" || rc=1
   cp "$budgets" "$out/"
+fi
+if [[ "$steps" == *" heldout "* ]]; then
   # 2. Held-out seeds (1000 ..) judged under the budgets just written: no false alarm expected.
   #    In chunks of 25 seeds, each with its own JSON (a run cut short keeps what it finished),
   #    the chunks alternating between grad_out scales 1 and 1e-3. The baseline is not judged.
@@ -89,7 +102,7 @@ if [[ " $steps " == *" native "* ]]; then
     scale=$([ "$scale" = 1 ] && echo 0.001 || echo 1)
   done
 fi
-if [ "$device" = cuda ] && [[ " $steps " == *" flex "* ]]; then
+if [ "$device" = cuda ] && [[ "$steps" == *" flex "* ]]; then
   # 3. flex: generated cases are saved with the baseline's outputs (calibration seeds 0 .., held-out
   #    seeds 2000 ..), flex records into each set in one process (each shape compiles once per
   #    process), and calibrate judges the recorded outputs.
@@ -106,7 +119,7 @@ if [ "$device" = cuda ] && [[ " $steps " == *" flex "* ]]; then
     --profile "$profile" --json "$out/flex_heldout.json" || rc=1
 fi
 drain
-if [ "$device" = cpu ] && [[ " $steps " == *" ring "* ]]; then
+if [ "$device" = cpu ] && [[ "$steps" == *" ring "* ]]; then
   # 4. ring (gloo, RING_WORLD ranks, default 2) like flex: saved cases (calibration seeds 0 ..,
   #    held-out seeds 3000 ..), the ring launcher records into all of them in one run, calibrate
   #    judges the recorded outputs. The held-out cases run with RING_HELDOUT_WORLD ranks (default
