@@ -15,11 +15,12 @@ torch_version=2.11.0
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. Debian packages (skipped when all are installed, e.g. on the GPU image); gnuplot draws the
-#    report's charts. The optional ones (the report's rendering test) only warn when they
+#    report's charts, procps's pgrep lets calibrate_budgets.sh stop the steps it started. The
+#    optional ones (the report's rendering test) only warn when they
 #    cannot be installed.
 packages=(build-essential cmake ninja-build git pkg-config libeigen3-dev libhdf5-dev hdf5-tools
           libcli11-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev python3-venv python3-pip
-          python3-dev python3-h5py python3-numpy python3-xxhash python3-pytest gnuplot-nox)
+          python3-dev python3-h5py python3-numpy python3-xxhash python3-pytest gnuplot-nox procps)
 optional_packages=(fonts-dejavu-core chromium)
 missing_of() {
   for p in "$@"; do

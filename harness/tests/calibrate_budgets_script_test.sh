@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# scripts/calibrate_budgets.sh with the real binary on the CPU: a small calibration writes the
+# budgets into a copy and its held-out chunks run JOBS at a time; a run stopped with TERM while
+# its chunks run leaves no process behind and exits 143; a bad device is exit 2.
+# Usage: calibrate_budgets_script_test.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1
+src=$2
+. "$(dirname "$0")/check_lib.sh"
+script=$src/scripts/calibrate_budgets.sh
+
+budgets=$work/budgets.json
+expect 0 "small calibration, two held-out chunks at once" -- env SEEDS=1 HELDOUT_SEEDS=26 \
+  PRESETS=llama3-8b JOBS=2 BUDGETS="$budgets" bash "$script" "$build" "$work/run" cpu
+pycheck "budgets written for flash/cpu and sdpa/cpu from 6 cases, other keys absent" '
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert set(b["budgets"]) == {"flash/cpu", "sdpa/cpu"}, b["budgets"].keys()
+assert b["calibration"]["flash/cpu"]["cases"] == 6, b["calibration"]["flash/cpu"]
+assert all(v > 0 for v in b["budgets"]["flash/cpu"].values())' "$budgets"
+contains "$work/err" "^heldout_1000 *rc=0" "first held-out chunk reported"
+contains "$work/err" "^heldout_1025 *rc=0" "second held-out chunk reported"
+pycheck "held-out chunks judged: 75 + 3 cases, no failure" '
+import json, sys
+n = [json.load(open(f))["backends"][0] for f in sys.argv[1:]]
+assert [b["cases"] for b in n] == [75, 3], [b["cases"] for b in n]
+assert all(b["failures"] == 0 for b in n)' "$work/run/heldout_1000.json" "$work/run/heldout_1025.json"
+
+# Stopped while four held-out chunks run: every process it started is stopped.
+stopped=$work/stopped
+SEEDS=1 HELDOUT_SEEDS=100 PRESETS=llama3-8b JOBS=4 BUDGETS="$budgets" \
+  bash "$script" "$build" "$stopped" cpu >"$work/stop.out" 2>"$work/stop.err" &
+pid=$!
+for _ in $(seq 600); do  # until the held-out chunks are running (at most 60 s)
+  [ "$(pgrep -fc -- "$stopped/heldout_")" -ge 4 ] && break
+  sleep 0.1
+done
+checks=$((checks + 1))
+[ "$(pgrep -fc -- "$stopped/heldout_")" -ge 4 ] || fail "four held-out chunks never ran at once"
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+checks=$((checks + 1))
+[ "$rc" -eq 143 ] || fail "stopped run: exit $rc, expected 143"
+sleep 0.5
+checks=$((checks + 1))
+left=$(pgrep -fa -- "$stopped/" || true)
+[ -z "$left" ] || { fail "processes left after TERM: $left"; pkill -KILL -f -- "$stopped/"; }
+contains "$work/stop.err" "stopped; every step it started was stopped" "stop message"
+
+expect 2 "unknown device" -- bash "$script" "$build" "$work/bad" tpu
+contains "$work/err" "device must be cpu or cuda, found 'tpu'" "device message"
+checks_done
