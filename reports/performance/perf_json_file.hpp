@@ -7,8 +7,10 @@
 
 namespace attn::report {
 
-/// The parsed document of `path`. Throws data::InputError "<label>: cannot open (missing or
-/// unreadable)" or "<label>: not JSON: <parser message>"; `label` defaults to the path.
+/// The parsed document of `path`, plain or gzipped (recognised by its magic bytes; needs a build
+/// with zlib). Throws data::InputError "<label>: cannot open (missing or unreadable)", "<label>:
+/// a damaged gzip file (...)" or "<label>: not JSON: <parser message>"; `label` defaults to the
+/// path.
 nlohmann::json read_json_file(const std::string& path, const std::string& label = "");
 
 }  // namespace attn::report
