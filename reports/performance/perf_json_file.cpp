@@ -34,10 +34,12 @@ std::string read_bytes(const std::string& path, const std::string& where) {
   char buf[1 << 16];
   int n = 0;
   while ((n = gzread(f, buf, sizeof buf)) > 0) bytes.append(buf, size_t(n));
+  // A cut file ends without an error from gzread; zlib reports it as Z_BUF_ERROR afterwards.
   int code = Z_OK;
-  const std::string message = n < 0 ? gzerror(f, &code) : "";
+  const std::string message = gzerror(f, &code);
   gzclose(f);
-  if (n < 0) throw data::InputError(where + ": a damaged gzip file (" + message + ")");
+  if (n < 0 || (code != Z_OK && code != Z_STREAM_END))
+    throw data::InputError(where + ": a damaged gzip file (" + message + ")");
   return bytes;
 #else
   throw data::InputError(where + ": gzipped, and this build has no zlib: gunzip it first");

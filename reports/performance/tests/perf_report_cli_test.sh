@@ -161,6 +161,19 @@ contains "$work/err" 'sample_bench.json: expected "schema" as a string, found no
 expect 2 "--previous with only a time-to-verdict file" -- "$bin" report "$new" --previous "$ttv_old" -o "$work/bad" --no-charts
 contains "$work/err" "found only time-to-verdict files" "says what --previous lacks"
 
+# Gzipped result files (as the committed reports keep them) read as the plain ones: the same page.
+gzip -c "$new" >"$work/new.json.gz"
+gzip -c "$old" >"$work/old.json.gz"
+expect 0 "gzipped results and previous" -- "$bin" report "$work/new.json.gz" --previous "$work/old.json.gz" \
+  -o "$work/rgz" --no-charts -q
+expect 0 "the same, plain" -- "$bin" report "$new" --previous "$old" -o "$work/rplain" --no-charts -q
+checks=$((checks + 1))  # the pages differ only in the lines naming the input files
+diff <(grep -v 'json' "$work/rgz/report.md") <(grep -v 'json' "$work/rplain/report.md") >"$work/gzdiff" ||
+  fail "a gzipped input gives another page than the plain one: $(head -c 600 "$work/gzdiff")"
+head -c 200 "$work/new.json.gz" >"$work/cut.json.gz"
+expect 2 "a cut gzip file" -- "$bin" report "$work/cut.json.gz" -o "$work/bad" --no-charts
+contains "$work/err" "cut.json.gz: a damaged gzip file" "names the damaged gzip file"
+
 # Bad input: exit 2 and the message names the file and what is missing.
 expect 2 "missing file" -- "$bin" report "$work/nope.json" -o "$work/bad"
 contains "$work/err" "nope.json" "names the missing file"
