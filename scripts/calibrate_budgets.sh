@@ -40,28 +40,14 @@ profile=${PROFILE:-bf16}
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Stopped (INT, TERM: a Ctrl-C, a job's time limit), the script stops every process it started,
-# background steps and their children included, and leaves no temporary cases behind.
-kill_tree() {  # PID: TERM to it and its descendants, the descendants first
-  local c
-  for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
-  kill -TERM "$1" 2>/dev/null
-}
-on_signal() {
-  trap - INT TERM
-  local c
-  for c in $(pgrep -P $$ 2>/dev/null); do kill_tree "$c"; done
-  echo "calibrate_budgets.sh: stopped; every step it started was stopped" >&2
-  exit 143
-}
-trap on_signal INT TERM
+# Stopped (INT, TERM), it stops every process it started, background steps and their children
+# included, and leaves no temporary cases behind.
+. "$root/scripts/stop_on_signal.sh"
 rc=0
 step() {  # NAME COMMAND...: runs it, stdout to OUT/NAME.txt, and prints its time and exit code
   local name=$1; shift
   local t0; t0=$(date +%s%N)
-  # In the background and waited for, so that a signal reaches on_signal at once.
-  "$@" >"$out/$name.txt" 2>"$out/$name.err" &
-  wait $!
+  waited "$@" >"$out/$name.txt" 2>"$out/$name.err"
   local r=$?
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   printf '%-20s rc=%d  %d.%d s\n' "$name" "$r" $((ms / 1000)) $((ms % 1000 / 100)) >&2

@@ -28,6 +28,9 @@ out=$1
 build=${2:-$root/build-gpu}
 mkdir -p "$out"
 script_start=$(date +%s)
+# Stopped (INT, TERM: the job's time limit), it stops attn-bench, flex or the timing it started,
+# so that nothing keeps running on the GPU after the job.
+. "$root/scripts/stop_on_signal.sh"
 python=${ATTN_PYTHON:-python3}
 commit=${ATTN_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 shard_args=()
@@ -46,7 +49,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
 
 start=$(date +%s)
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
-"$build/kernels/bench/attn-bench" --commit "$commit" --backends "${BENCH_BACKENDS:-sdpa,flash,floor,floor-sdpa}" \
+waited "$build/kernels/bench/attn-bench" --commit "$commit" --backends "${BENCH_BACKENDS:-sdpa,flash,floor,floor-sdpa}" \
   "${shard_args[@]}" ${BENCH_ARGS:-} \
   --benchmark_out="$out/attn_bench$suffix.json" --benchmark_out_format=json \
   >"$out/attn_bench$suffix.log" 2>&1
@@ -67,7 +70,7 @@ flex_grid=(--presets llama3-8b-mha,llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 1,3
 # shellcheck disable=SC2206  # FLEX_ARGS is a list of flags
 [ -n "${FLEX_ARGS:-}" ] && flex_grid=($FLEX_ARGS)
 start=$(date +%s)
-"$python" "$root/kernels/flex/flex_adapter.py" bench "${flex_grid[@]}" "${shard_args[@]}" \
+waited "$python" "$root/kernels/flex/flex_adapter.py" bench "${flex_grid[@]}" "${shard_args[@]}" \
   --commit "$commit" --budget-s "$budget" --out "$out/flex$suffix.json" >"$out/flex$suffix.log" 2>&1
 echo "flex rc=$? in $(( $(date +%s) - start )) s" >&2
 echo "flex $(( $(date +%s) - start ))" >>"$timing"
@@ -79,7 +82,7 @@ ttv_repeat=${TIME_TO_VERDICT_REPEAT:-3}
 harness_timing=()
 if [ "$ttv_repeat" -gt 0 ]; then
   start=$(date +%s)
-  "$python" "$root/scripts/time_to_verdict.py" "$build" "$out/time_to_verdict_work" --device cuda \
+  waited "$python" "$root/scripts/time_to_verdict.py" "$build" "$out/time_to_verdict_work" --device cuda \
     --repeat "$ttv_repeat" --json "$out/time_to_verdict.json" >"$out/time_to_verdict.log" 2>&1
   echo "time to a verdict rc=$? in $(( $(date +%s) - start )) s" >&2
   echo "time_to_verdict $(( $(date +%s) - start ))" >>"$timing"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/calibrate_budgets.sh with the real binary on the CPU: a small calibration writes the
 # budgets into a copy and its held-out chunks run JOBS at a time; a run stopped with TERM while
-# its chunks run leaves no process behind and exits 143; a bad device is exit 2.
+# its chunks run, or during its first step, leaves no process behind and exits 143; a bad device
+# is exit 2.
 # Usage: calibrate_budgets_script_test.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -45,7 +46,31 @@ sleep 0.5
 checks=$((checks + 1))
 left=$(pgrep -fa -- "$stopped/" || true)
 [ -z "$left" ] || { fail "processes left after TERM: $left"; pkill -KILL -f -- "$stopped/"; }
-contains "$work/stop.err" "stopped; every step it started was stopped" "stop message"
+contains "$work/stop.err" "calibrate_budgets.sh: stopped; every process it started was stopped" "stop message"
+
+# Stopped during a foreground step (the budgets): that process stops too, and the message goes
+# to the script's stderr, not into the step's log.
+stopped2=$work/stopped2
+SEEDS=3 PRESETS=llama3-8b BUDGETS="$work/budgets2.json" \
+  bash "$script" "$build" "$stopped2" cpu >"$work/stop2.out" 2>"$work/stop2.err" &
+pid=$!
+for _ in $(seq 600); do
+  [ "$(pgrep -fc -- "$stopped2/calibrate.json")" -ge 1 ] && break
+  sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+checks=$((checks + 1))
+[ "$rc" -eq 143 ] || fail "stopped in the budgets step: exit $rc, expected 143"
+sleep 0.5
+checks=$((checks + 1))
+left=$(pgrep -fa -- "$stopped2/" || true)
+[ -z "$left" ] || { fail "processes left after TERM in the budgets step: $left"; pkill -KILL -f -- "$stopped2/"; }
+contains "$work/stop2.err" "calibrate_budgets.sh: stopped; every process it started was stopped" \
+  "stop message on the script's stderr"
+lacks "$stopped2/calibrate.err" "stopped; every process" "the step's log does not take the message"
+checks=$((checks + 1))
+[ ! -e "$work/budgets2.json" ] || fail "a stopped calibration wrote a budgets file"
 
 expect 2 "unknown device" -- bash "$script" "$build" "$work/bad" tpu
 contains "$work/err" "device must be cpu or cuda, found 'tpu'" "device message"
