@@ -27,48 +27,38 @@ n = [json.load(open(f))["backends"][0] for f in sys.argv[1:]]
 assert [b["cases"] for b in n] == [75, 3], [b["cases"] for b in n]
 assert all(b["failures"] == 0 for b in n)' "$work/run/heldout_1000.json" "$work/run/heldout_1025.json"
 
-# Stopped while four held-out chunks run: every process it started is stopped.
-stopped=$work/stopped
-SEEDS=1 HELDOUT_SEEDS=100 PRESETS=llama3-8b JOBS=4 BUDGETS="$budgets" \
-  bash "$script" "$build" "$stopped" cpu >"$work/stop.out" 2>"$work/stop.err" &
-pid=$!
-for _ in $(seq 600); do  # until the held-out chunks are running (at most 60 s)
-  [ "$(pgrep -fc -- "$stopped/heldout_")" -ge 4 ] && break
-  sleep 0.1
-done
-checks=$((checks + 1))
-[ "$(pgrep -fc -- "$stopped/heldout_")" -ge 4 ] || fail "four held-out chunks never ran at once"
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-checks=$((checks + 1))
-[ "$rc" -eq 143 ] || fail "stopped run: exit $rc, expected 143"
-sleep 0.5
-checks=$((checks + 1))
-left=$(pgrep -fa -- "$stopped/" || true)
-[ -z "$left" ] || { fail "processes left after TERM: $left"; pkill -KILL -f -- "$stopped/"; }
-contains "$work/stop.err" "calibrate_budgets.sh: stopped; every process it started was stopped" "stop message"
+stop_when_running() {  # NAME PATTERN COUNT ENV...: starts the script with ENV into $work/NAME,
+  # sends TERM once COUNT of its processes match $work/NAME/PATTERN (waiting at most 60 s), then
+  # checks exit 143, no process of it left and the message on the script's own stderr
+  local name=$1 pattern=$2 count=$3; shift 3
+  local dir=$work/$name
+  env "$@" bash "$script" "$build" "$dir" cpu >"$work/$name.out" 2>"$work/$name.err" &
+  local pid=$! n=0 rc
+  for _ in $(seq 600); do
+    n=$(pgrep -fc -- "$dir/$pattern")
+    [ "$n" -ge "$count" ] && break
+    sleep 0.1
+  done
+  checks=$((checks + 1))
+  [ "$n" -ge "$count" ] || fail "$name: $count processes matching $pattern never ran at once (found $n)"
+  kill -TERM "$pid"
+  wait "$pid"; rc=$?
+  checks=$((checks + 1))
+  [ "$rc" -eq 143 ] || fail "$name: exit $rc after TERM, expected 143"
+  sleep 0.5
+  checks=$((checks + 1))
+  local left; left=$(pgrep -fa -- "$dir/" || true)
+  [ -z "$left" ] || { fail "$name: processes left after TERM: $left"; pkill -KILL -f -- "$dir/"; }
+  contains "$work/$name.err" "calibrate_budgets.sh: stopped; every process it started was stopped" \
+    "$name: stop message on the script's stderr"
+}
 
-# Stopped during a foreground step (the budgets): that process stops too, and the message goes
-# to the script's stderr, not into the step's log.
-stopped2=$work/stopped2
-SEEDS=3 PRESETS=llama3-8b BUDGETS="$work/budgets2.json" \
-  bash "$script" "$build" "$stopped2" cpu >"$work/stop2.out" 2>"$work/stop2.err" &
-pid=$!
-for _ in $(seq 600); do
-  [ "$(pgrep -fc -- "$stopped2/calibrate.json")" -ge 1 ] && break
-  sleep 0.1
-done
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-checks=$((checks + 1))
-[ "$rc" -eq 143 ] || fail "stopped in the budgets step: exit $rc, expected 143"
-sleep 0.5
-checks=$((checks + 1))
-left=$(pgrep -fa -- "$stopped2/" || true)
-[ -z "$left" ] || { fail "processes left after TERM in the budgets step: $left"; pkill -KILL -f -- "$stopped2/"; }
-contains "$work/stop2.err" "calibrate_budgets.sh: stopped; every process it started was stopped" \
-  "stop message on the script's stderr"
-lacks "$stopped2/calibrate.err" "stopped; every process" "the step's log does not take the message"
+# Stopped while four held-out chunks run in the background.
+stop_when_running stopped heldout_ 4 SEEDS=1 HELDOUT_SEEDS=100 PRESETS=llama3-8b JOBS=4 BUDGETS="$budgets"
+# Stopped during a foreground step (the budgets): the message is not left in the step's log,
+# and no budgets file is written.
+stop_when_running stopped2 calibrate.json 1 SEEDS=3 PRESETS=llama3-8b BUDGETS="$work/budgets2.json"
+lacks "$work/stopped2/calibrate.err" "stopped; every process" "the step's log does not take the message"
 checks=$((checks + 1))
 [ ! -e "$work/budgets2.json" ] || fail "a stopped calibration wrote a budgets file"
 
