@@ -10,18 +10,21 @@
 #         kernels/ring/ring_launcher.py into saved cases and calibrated from them.
 #
 # Usage: scripts/calibrate_budgets.sh BUILD_DIR OUT_DIR cpu|cuda
-# Environment: SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100),
-#   FLEX_SEEDS (default SEEDS), FLEX_HELDOUT_SEEDS (default 10), HEADROOM (default 4), SEQ (default 128),
-#   PROFILE (default bf16), PRESETS (comma-separated; default all), BUDGETS (the file written; default reports/profiles/bf16.budgets.json,
-#   the one the shipped bf16 profile reads; give both to calibrate into a copy), STEPS (which
-#   parts run: "native flex" by default on cuda, "native" on cpu; "native" is "budgets heldout",
-#   the in-process backends' budgets and their held-out check; "ring" on cpu: the ring backend
-#   over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
-#   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4), JOBS (default 1: how many held-out
-#   chunks run at once; above 1 the flex steps also run two at a time, beside the held-out chunks;
-#   the results do not depend on it, only the wall time does; each process then gets
-#   OMP_NUM_THREADS = cores / (JOBS + 2) unless it is set), HELDOUT_BACKENDS (default flash on cpu,
-#   flash,flash-fa2 on cuda).
+# Environment:
+#   SEEDS (calibration seeds per shape, default 10), HELDOUT_SEEDS (default 100), FLEX_SEEDS
+#   (default SEEDS), FLEX_HELDOUT_SEEDS (default 10), HEADROOM (default 4), SEQ (default 128),
+#   PROFILE (default bf16), PRESETS (comma-separated; default all), BUDGETS (the file written;
+#   default reports/profiles/bf16.budgets.json, the one the shipped bf16 profile reads; give
+#   both to calibrate into a copy),
+#   STEPS (which parts run: "native flex" by default on cuda, "native" on cpu; "native" is
+#   "budgets heldout", the in-process backends' budgets and their held-out check; "ring" on cpu:
+#   the ring backend over gloo), RING_SEEDS (default SEEDS), RING_HELDOUT_SEEDS (default 20),
+#   RING_WORLD (default 2), RING_HELDOUT_WORLD (default 4),
+#   JOBS (default 1: how many held-out chunks run at once; above 1 the flex steps also run two at
+#   a time, beside the held-out chunks, and each process gets OMP_NUM_THREADS = cores / (JOBS +
+#   2) unless it is set; the results do not depend on it, only the wall time does),
+#   HELDOUT_BACKENDS (default flash on cpu, flash,flash-fa2 on cuda).
+# Stopped (INT, TERM), it stops every process it started (scripts/stop_on_signal.sh), exit 143.
 # Exit 0 when every calibrated backend passes every held-out case, 1 otherwise.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,9 +43,7 @@ profile=${PROFILE:-bf16}
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Stopped (INT, TERM), it stops every process it started, background steps and their children
-# included, and leaves no temporary cases behind.
-. "$root/scripts/stop_on_signal.sh"
+. "$root/scripts/stop_on_signal.sh"  # the EXIT trap above still removes the saved cases
 rc=0
 step() {  # NAME COMMAND...: runs it, stdout to OUT/NAME.txt, and prints its time and exit code
   local name=$1; shift
