@@ -127,6 +127,7 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
               << " gone; flagged when the change > " << c.rule.noise_factor << " x noise and > "
               << 100 * c.rule.min_change << " %; noise "
               << (noise ? "between runs from " + noise->source : std::string("within the runs")) << ")\n";
+    if (!c.noise_note.empty()) std::cout << "  note: " << c.noise_note << "\n";
     for (const auto& ch : c.changes) {
       if (!ch.flagged_bad()) continue;
       std::cout << "  " << (report::is_flagged_bad(ch.time) ? report::verdict_name(ch.time) : "memory regression")
@@ -160,8 +161,9 @@ void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
       "perf-noise",
       "Measure the noise between runs of the same commit (on different nights or machines) for "
       "`report --noise`: per benchmark, the standard deviation over the runs of the log of its "
-      "step time over its same-run control. Each --run is one run's Google Benchmark JSON files, "
-      "comma-separated. Exit 0, 2 on bad input.");
+      "step time over its same-run control, moderated towards the pooled variance of all "
+      "benchmarks (a few runs say little about one benchmark's own spread). Each --run is one "
+      "run's Google Benchmark JSON files, comma-separated. Exit 0, 2 on bad input.");
   app->add_option("--run", o->runs, "one run's files, comma-separated; give --run two or more times")
       ->required()
       ->allow_extra_args(false);
@@ -187,12 +189,15 @@ void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
     for (const auto& r : runs) ptrs.push_back(&r);
     const report::CrossRunNoise n = report::measure_cross_run_noise(ptrs, files);
     data::write_file_atomically(o->out, report::noise_json(n).dump(2) + "\n");
-    std::vector<double> all;
+    std::vector<double> all, raw;
     for (const auto& [k, v] : n.sigma) all.push_back(v);
+    for (const auto& [k, v] : n.sigma_raw) raw.push_back(v);
+    auto pct = [](double x) { return std::round(x * 1000) / 10; };
     std::cout << "perf-noise: " << runs.size() << " runs, " << n.sigma.size()
               << " benchmarks measured in two or more; sigma of ln(controlled time): median "
-              << std::round(report::median_of(all) * 1000) / 10 << " %, default (90th percentile) "
-              << std::round(n.default_sigma * 1000) / 10 << " %; written to " << o->out << "\n";
+              << pct(report::median_of(all)) << " % moderated (own spread " << pct(report::median_of(raw))
+              << " %, pooled " << pct(n.pooled_sigma) << " %), default (90th percentile) "
+              << pct(n.default_sigma) << " %; written to " << o->out << "\n";
     return int(kExitOk);
   }});
 }

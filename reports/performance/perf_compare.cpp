@@ -51,6 +51,9 @@ Verdict judge_controlled(double old_c, double new_c, double sigma, const Compare
 PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, const CompareRule& rule) {
   PerfComparison cmp;
   cmp.rule = rule;
+  if (rule.noise && rule.noise->measured_from(old_run) && rule.noise->measured_from(new_run))
+    cmp.noise_note = "the noise file was measured from both of these runs, so it is no evidence about a "
+                     "change between them (docs/benchmarks.md, \"Comparing nights\"); judge a further run with it";
   for (const auto& [key, now] : new_run.results) {
     const PerfResult* before = old_run.find(key);
     if (!before) {
@@ -89,7 +92,8 @@ PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, cons
         c.new_controlled = cn.value;
         c.controlled_change_pct = 100.0 * (cn.value / co.value - 1.0);
         if (rule.noise) {
-          c.sigma = rule.noise->sigma_for(key);
+          // The change is the difference of two runs' ln(controlled time), each with sigma.
+          c.sigma = std::sqrt(2.0) * rule.noise->sigma_for(key);
           c.noise_source = rule.noise->has_own(key) ? "between runs" : "between runs (default)";
         } else {
           c.sigma = std::hypot(co.rel_noise, cn.rel_noise);

@@ -3,9 +3,10 @@
 //
 // Rule (docs/benchmarks.md, "Comparing nights"). Step times are compared through their
 // same-run controls (perf_controls.hpp) when both runs have them: c = the controlled time
-// (time / control), change = ln(c_new / c_old), and sigma = the noise between runs of that
-// benchmark (perf_noise.hpp, when a noise file is given) or else the within-run noise of the
-// two controlled times (their relative stddevs combined). A regression iff change >
+// (time / control), change = ln(c_new / c_old), and sigma = the noise of that change:
+// sqrt(2) x the noise between runs of that benchmark (perf_noise.hpp, when a noise file is
+// given: each run is one draw) or else the within-run noise of the two controlled times (their
+// relative stddevs combined). A regression iff change >
 // noise_factor * sigma and c_new / c_old - 1 > min_change; an improvement symmetrically; else
 // within noise. Without controls, the raw times: d = new - old against noise =
 // max(stddev_old, stddev_new) the same way. With fewer than two repetitions and no noise file
@@ -68,6 +69,9 @@ struct PerfComparison {
   std::vector<BenchKey> only_new;    ///< new benchmarks
   int regressions = 0;               ///< changes flagged bad (time, memory, OOM, failing)
   int improvements = 0;              ///< time or memory improvements and benchmarks that now run
+  /// Set when the noise file was measured from both runs compared: its sigmas come from their own
+  /// differences, so the verdicts are no evidence; the report says so.
+  std::string noise_note;
 };
 
 /// The verdict for one pair of step times (ms) with their noise (NaN when not measured).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "datasets/errors.hpp"
 #include "reports/performance/perf_controls.hpp"
@@ -14,6 +15,21 @@ using nlohmann::json;
 double CrossRunNoise::sigma_for(const BenchKey& k) const {
   const auto it = sigma.find(k.name());
   return it != sigma.end() ? it->second : default_sigma;
+}
+
+bool CrossRunNoise::measured_from(const PerfRun& run) const {
+  std::set<std::string> dates;
+  for (const json& r : runs) {
+    if (!r.is_object()) continue;
+    if (r.contains("dates") && r["dates"].is_array())
+      for (const json& d : r["dates"])
+        if (d.is_string() && !d.get<std::string>().empty()) dates.insert(d.get<std::string>());
+    if (r.contains("date") && r["date"].is_string() && !r["date"].get<std::string>().empty())
+      dates.insert(r["date"].get<std::string>());
+  }
+  for (const PerfSource& s : run.sources)
+    if (!s.date.empty() && dates.count(s.date)) return true;
+  return false;
 }
 
 CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
@@ -34,9 +50,12 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
       if (std::isfinite(g.value) && g.value > 0) by_gemm[key.name()].push_back(g);
     }
     const PerfSource* s = run.sources.empty() ? nullptr : &run.sources.front();
+    json dates = json::array();
+    for (const PerfSource& src : run.sources) dates.push_back(src.date);
     n.runs.push_back({{"files", i < files.size() ? files[i] : std::vector<std::string>{}},
                       {"device", s ? s->device : ""},
                       {"date", s ? s->date : ""},
+                      {"dates", dates},
                       {"commit", s ? s->commit : ""}});
   }
   std::map<std::string, std::vector<double>> logs;
@@ -46,16 +65,27 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
     const std::vector<ControlledTime>& use = one_control ? cs : by_gemm[name];
     for (const ControlledTime& c : use) logs[name].push_back(std::log(c.value));
   }
-  std::vector<double> all;
+  double pooled_ss = 0, pooled_dof = 0;
+  std::map<std::string, double> dof;
   for (const auto& [name, v] : logs) {
     if (v.size() < 2) continue;
     const double sd = sample_stddev(v);
-    n.sigma[name] = sd;
-    all.push_back(sd);
+    n.sigma_raw[name] = sd;
+    dof[name] = double(v.size() - 1);
+    pooled_ss += dof[name] * sd * sd;
+    pooled_dof += dof[name];
   }
-  if (all.empty())
+  if (n.sigma_raw.empty())
     throw data::InputError("no benchmark ran (with a control) in two of the runs: nothing to measure "
                            "the noise between runs on");
+  const double pooled_var = pooled_ss / pooled_dof;
+  n.pooled_sigma = std::sqrt(pooled_var);
+  std::vector<double> all;
+  for (const auto& [name, sd] : n.sigma_raw) {
+    const double nu = dof[name];
+    n.sigma[name] = std::sqrt((kNoisePriorDof * pooled_var + nu * sd * sd) / (kNoisePriorDof + nu));
+    all.push_back(n.sigma[name]);
+  }
   std::sort(all.begin(), all.end());
   n.default_sigma = all[std::min(all.size() - 1, size_t(std::ceil(0.9 * double(all.size()))) - 1)];
   return n;
@@ -65,6 +95,9 @@ json noise_json(const CrossRunNoise& n) {
   return {{"schema", "attn-harness.perf-noise/1"},
           {"runs", n.runs},
           {"sigma", n.sigma},
+          {"sigma_raw", n.sigma_raw},
+          {"pooled_sigma", n.pooled_sigma},
+          {"prior_dof", kNoisePriorDof},
           {"default_sigma", n.default_sigma}};
 }
 
@@ -87,6 +120,10 @@ CrossRunNoise load_cross_run_noise(const std::filesystem::path& path) {
     throw data::InputError(where + ": expected \"default_sigma\" > 0");
   n.default_sigma = j["default_sigma"].get<double>();
   if (j.contains("runs")) n.runs = j["runs"];
+  if (j.contains("sigma_raw") && j["sigma_raw"].is_object())
+    for (const auto& [k, v] : j["sigma_raw"].items())
+      if (v.is_number()) n.sigma_raw[k] = v.get<double>();
+  if (j.contains("pooled_sigma") && j["pooled_sigma"].is_number()) n.pooled_sigma = j["pooled_sigma"].get<double>();
   return n;
 }
 

@@ -310,6 +310,7 @@ PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
                                  "between nights the variation is larger, see docs/benchmarks.md)",
                 cmp.rule.min_memory_gib);
   t.note = rule;
+  if (!cmp.noise_note.empty()) t.note += " Note: " + cmp.noise_note + ".";
   t.header = {"benchmark", "old ms", "new ms", "change", "control", "controlled change", "noise",
               "time", "old GiB", "new GiB", "memory"};
   auto rank = [](const PerfChange& c) {

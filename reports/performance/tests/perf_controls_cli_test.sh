@@ -13,7 +13,8 @@ py=/usr/bin/python3
 . "$root/harness/tests/check_lib.sh"
 # transform IN OUT MODE: fa2-as-flash (the version before cuDNN: FA2's results under the names
 # flash and floor), slower:F (every time x F and the GEMM rate / F), jitter:SEED (each
-# benchmark's times x a factor within +-1 %, as between two nights).
+# benchmark's times x a factor within +-1 %, as between two nights, and the run's date moved by
+# SEED days).
 transform() {
   $py - "$@" <<'PY'
 import json, random, sys
@@ -34,6 +35,8 @@ if mode == "fa2-as-flash":
 elif mode.startswith("slower:") or mode.startswith("jitter:"):
     kind, arg = mode.split(":")
     rng = random.Random(int(arg) if kind == "jitter" else 0)
+    if kind == "jitter":
+        d["context"]["date"] = "2026-12-%02dT02:00:00+00:00" % (10 + int(arg))
     factors = {}
     for b in d["benchmarks"]:
         key = b["run_name"] if "run_name" in b else b["name"]
@@ -62,10 +65,22 @@ contains "$work/out" "against previous: regressions 0, improvements 0" "nothing 
 expect 1 "the same, raw times" -- "$bin" report "$work/slower.json" --previous "$data" -o "$work/r4" --no-charts -q --fail-on-regression --no-controls
 # 35 of 36: floor-sdpa at 4K has 5 % noise between its repetitions, more than half of the 10 %.
 contains "$work/out" "against previous: regressions 35, improvements 0, within noise 1" "flagged as raw times"
-expect 0 "perf-noise from three nights" -- "$bin" perf-noise --run "$work/night1.json" --run "$work/night2.json" --run "$work/night3.json" -o "$work/noise.json"
-contains "$work/out" "perf-noise: 3 runs, 36 benchmarks measured" "summary line"
-expect 0 "report --noise" -- "$bin" report "$work/night2.json" --previous "$work/night1.json" --noise "$work/noise.json" -o "$work/r5" --no-charts -q --fail-on-regression
+expect 0 "perf-noise from two nights" -- "$bin" perf-noise --run "$work/night1.json" --run "$work/night2.json" -o "$work/noise.json"
+contains "$work/out" "perf-noise: 2 runs, 36 benchmarks measured" "summary line"
+# A further night judged with the noise of the first two: the check that means something.
+expect 0 "report --noise, a third night" -- "$bin" report "$work/night3.json" --previous "$work/night2.json" --noise "$work/noise.json" -o "$work/r5" --no-charts -q --fail-on-regression
 contains "$work/out" "noise between runs from $work/noise.json" "names the noise file"
+lacks "$work/out" "measured from both of these runs" "no circularity note for a further night"
+# ... while the known slowdown (FA2 on block 0) is still flagged with its size under that noise.
+expect 1 "FA2 against a night of cuDNN, with the noise file" -- "$bin" report "$work/fa2.json" --previous "$work/night3.json" \
+  --noise "$work/noise.json" -o "$work/r9" --no-charts -q --fail-on-regression
+contains "$work/out" "regression: train_step/flash/llama3-8b-mha/L:4096/T:7  15.[0-9] -> 22.0 ms; over floor-sdpa +4[0-9].[0-9] % (sigma [0-9.]* %, between runs" \
+  "flagged with its size and the noise between runs"
+# The two nights the noise came from: the report says that its verdicts are no evidence.
+expect 0 "report --noise on the noise's own nights" -- "$bin" report "$work/night2.json" --previous "$work/night1.json" --noise "$work/noise.json" -o "$work/r8" --no-charts -q
+contains "$work/out" "note: the noise file was measured from both of these runs, so it is no evidence about a change between them" "circularity note on stdout"
+contains "$work/r8/report.md" "Note: the noise file was measured from both of these runs" "circularity note on the page"
+lacks "$work/r5/report.md" "measured from both of these runs" "no note on the third night's page"
 expect 2 "perf-noise with one run" -- "$bin" perf-noise --run "$work/night1.json" -o "$work/n1.json"
 contains "$work/err" "at least two runs" "says two runs are needed"
 expect 2 "--noise without --previous" -- "$bin" report "$data" --noise "$work/noise.json" -o "$work/r6" --no-charts -q

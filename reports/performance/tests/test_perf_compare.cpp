@@ -262,9 +262,22 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   const double jitter[3] = {1.0, 1.03, 0.97};
   for (int i = 0; i < 3; ++i) nights.push_back(run_of(night(1.0 + 0.05 * i, jitter[i])));
   const CrossRunNoise n = measure_cross_run_noise({&nights[0], &nights[1], &nights[2]}, {{"a"}, {"b"}, {"c"}});
-  const double flash_sigma = n.sigma.at("train_step/flash/llama3-8b/L:4096/T:7");
-  EXPECT_NEAR(flash_sigma, sample_stddev({0.0, std::log(1.03), std::log(0.97)}), 1e-9);
-  EXPECT_NEAR(n.sigma.at("train_step/floor/llama3-8b/L:4096/T:7"), 0, 1e-9);
+  const std::string flash_key = "train_step/flash/llama3-8b/L:4096/T:7";
+  const double raw = sample_stddev({0.0, std::log(1.03), std::log(0.97)});
+  EXPECT_NEAR(n.sigma_raw.at(flash_key), raw, 1e-9);
+  EXPECT_NEAR(n.sigma_raw.at("train_step/floor/llama3-8b/L:4096/T:7"), 0, 1e-9);
+  // Moderated towards the pooled variance (every benchmark has 2 degrees of freedom here, and
+  // only the flash ones vary): sigma^2 = (d0 s_p^2 + 2 s^2) / (d0 + 2).
+  double ss = 0;
+  for (const auto& [k, s] : n.sigma_raw) ss += s * s;
+  const double pooled = ss / double(n.sigma_raw.size());
+  EXPECT_NEAR(n.pooled_sigma, std::sqrt(pooled), 1e-12);
+  const double flash_sigma = n.sigma.at(flash_key);
+  EXPECT_NEAR(flash_sigma, std::sqrt((kNoisePriorDof * pooled + 2 * raw * raw) / (kNoisePriorDof + 2)), 1e-12);
+  EXPECT_LT(flash_sigma, raw);  // pulled down towards the quiet benchmarks
+  const double floor_sigma = n.sigma.at("train_step/floor/llama3-8b/L:4096/T:7");
+  EXPECT_NEAR(floor_sigma, std::sqrt(kNoisePriorDof * pooled / (kNoisePriorDof + 2)), 1e-12);
+  EXPECT_GT(floor_sigma, 0);    // and a benchmark that happened not to vary is not taken as noiseless
   EXPECT_EQ(n.runs.size(), 3u);
   // A 4 % change: a regression against the within-run noise, within the noise between runs.
   const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.0, 1.04));
@@ -275,7 +288,7 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   const PerfChange& f = change_of(compare_runs(before, after, with_noise), "train_step/flash/llama3-8b/L:4096/T:7");
   EXPECT_EQ(f.time, Verdict::within_noise);
   EXPECT_EQ(f.noise_source, "between runs");
-  EXPECT_NEAR(f.sigma, flash_sigma, 1e-12);
+  EXPECT_NEAR(f.sigma, std::sqrt(2.0) * flash_sigma, 1e-12);  // the change is the difference of two runs
   // A 15 % change exceeds it.
   const PerfRun slower = run_of(night(1.0, 1.15));
   EXPECT_EQ(change_of(compare_runs(before, slower, with_noise), "train_step/flash/llama3-8b/L:4096/T:7").time,
@@ -284,6 +297,8 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   const std::string path = test::write_temp("noise", noise_json(n));
   const CrossRunNoise back = load_cross_run_noise(path);
   EXPECT_EQ(back.sigma, n.sigma);
+  EXPECT_EQ(back.sigma_raw, n.sigma_raw);
+  EXPECT_EQ(back.pooled_sigma, n.pooled_sigma);
   EXPECT_EQ(back.default_sigma, n.default_sigma);
   EXPECT_THROW(load_cross_run_noise(test::write_temp("bad", {{"schema", "x"}})), data::InputError);
   EXPECT_THROW(load_cross_run_noise(test::write_temp_text("bad2", "{")), data::InputError);
