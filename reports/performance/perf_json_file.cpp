@@ -1,10 +1,10 @@
 #include "reports/performance/perf_json_file.hpp"
 
-#include <fstream>
-#include <iterator>
-
 #if ATTN_HAVE_ZLIB
 #include <zlib.h>
+#else
+#include <fstream>
+#include <iterator>
 #endif
 
 #include "datasets/errors.hpp"
@@ -13,21 +13,10 @@ namespace attn::report {
 
 namespace {
 
-bool starts_like_gzip(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char magic[2] = {0, 0};
-  in.read(reinterpret_cast<char*>(magic), 2);
-  return in.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-}
-
-/// The file's bytes, decompressed when it is gzipped.
+/// The file's bytes, decompressed when it is gzipped; the file is opened once.
 std::string read_bytes(const std::string& path, const std::string& where) {
-  if (!std::ifstream(path, std::ios::binary)) throw data::InputError(where + ": cannot open (missing or unreadable)");
-  if (!starts_like_gzip(path)) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
 #if ATTN_HAVE_ZLIB
+  // gzread returns a plain file's bytes as they are and a gzipped file's decompressed.
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw data::InputError(where + ": cannot open (missing or unreadable)");
   std::string bytes;
@@ -42,7 +31,12 @@ std::string read_bytes(const std::string& path, const std::string& where) {
     throw data::InputError(where + ": a damaged gzip file (" + message + ")");
   return bytes;
 #else
-  throw data::InputError(where + ": gzipped, and this build has no zlib: gunzip it first");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw data::InputError(where + ": cannot open (missing or unreadable)");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b)
+    throw data::InputError(where + ": gzipped, and this build has no zlib: gunzip it first");
+  return bytes;
 #endif
 }
 

@@ -66,14 +66,12 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
     for (const ControlledTime& c : use) logs[name].push_back(std::log(c.value));
   }
   double pooled_ss = 0, pooled_dof = 0;
-  std::map<std::string, double> dof;
   for (const auto& [name, v] : logs) {
     if (v.size() < 2) continue;
     const double sd = sample_stddev(v);
     n.sigma_raw[name] = sd;
-    dof[name] = double(v.size() - 1);
-    pooled_ss += dof[name] * sd * sd;
-    pooled_dof += dof[name];
+    pooled_ss += double(v.size() - 1) * sd * sd;
+    pooled_dof += double(v.size() - 1);
   }
   if (n.sigma_raw.empty())
     throw data::InputError("no benchmark ran (with a control) in two of the runs: nothing to measure "
@@ -82,7 +80,7 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
   n.pooled_sigma = std::sqrt(pooled_var);
   std::vector<double> all;
   for (const auto& [name, sd] : n.sigma_raw) {
-    const double nu = dof[name];
+    const double nu = double(logs.at(name).size() - 1);
     n.sigma[name] = std::sqrt((kNoisePriorDof * pooled_var + nu * sd * sd) / (kNoisePriorDof + nu));
     all.push_back(n.sigma[name]);
   }
