@@ -364,7 +364,9 @@ class Cudnn : public Gpu {
     Gpu::SetUp();
     if (HasFatalFailure()) return;
     const cudaDeviceProp* props = at::cuda::getDeviceProperties(0);
-    if (props->major < 8) GTEST_SKIP() << "compute capability below 8.0: no cuDNN attention";
+    ASSERT_GE(props->major, 8) << props->name << " has compute capability " << props->major << "."
+                               << props->minor << ": the flash path's GPU tests need 8.0 or newer "
+                               << "(cuDNN attention and FA2)";
     std::string why;
     const at::Tensor probe = at::empty({1, 8, 128, 128}, at::TensorOptions().dtype(at::kBFloat16).device(kCuda));
     ASSERT_TRUE(detail::cudnn_block0_available(probe, &why))
