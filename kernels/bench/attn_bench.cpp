@@ -12,8 +12,9 @@
 //   train_step_padded  train_step over a padded batch: B = 2 x --batch, every second sequence
 //               right-padded by L/8 (bench_workload.hpp); grad_out is zero on the invalid rows
 //               of each step, as the training loss makes it.
-// Sharding (--shard i/n): the grid (bench_grid.hpp) is split into n disjoint shards balanced
-// by estimated GPU time (bench_cost.hpp, shard_plan.hpp); a shard runs its benchmarks in the
+// Sharding (--shard i/n): the grid (bench_grid.hpp) is split into n disjoint shards of whole
+// shapes (every backend of a shape in one shard, with its control floor-sdpa) balanced by
+// estimated GPU time (bench_cost.hpp, shard_plan.hpp); a shard runs its benchmarks in the
 // order of the unsharded run. --list prints a shard's benchmarks and estimates without running.
 // Backends (the names are stable: they are the <backend> part of every benchmark name, and
 // `attn-harness report` charts flash / floor as the TTT overhead):
@@ -650,10 +651,11 @@ int main(int argc, char** argv) {
   // on the flags alone, never on the device, so the n jobs of a night agree on it.
   const std::vector<BenchSpec> grid = attn::bench::build_grid(
       {g_opt.backends, g_opt.presets, g_opt.workloads, g_opt.seqs, g_opt.ttt, g_opt.batch});
-  if (int64_t(grid.size()) < g_opt.shard.count) {
+  const size_t shapes = attn::bench::count_shapes(grid);
+  if (int64_t(shapes) < g_opt.shard.count) {
     std::fprintf(stderr, "attn-bench: --shard %s: expected at most %zu shards (the grid has %zu "
-                 "benchmarks; each shard needs one), found %lld\n", g_opt.shard.text().c_str(),
-                 grid.size(), grid.size(), static_cast<long long>(g_opt.shard.count));
+                 "shapes, each shard takes whole shapes with all their backends), found %lld\n",
+                 g_opt.shard.text().c_str(), shapes, shapes, static_cast<long long>(g_opt.shard.count));
     return 2;
   }
   const int64_t reps = user_reps ? int_flag(rest, "--benchmark_repetitions=", g_opt.repetitions)

@@ -1,6 +1,7 @@
 #include "kernels/bench/bench_grid.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "kernels/bench/bench_workload.hpp"
 
@@ -30,6 +31,16 @@ bool is_floor(const std::string& backend) { return backend.rfind("floor", 0) == 
 
 std::string BenchSpec::name() const {
   return workload + "/" + backend + "/" + preset.name + "/L:" + std::to_string(L) + "/T:" + std::to_string(T);
+}
+
+std::string BenchSpec::shape_name() const {
+  return workload + "/" + preset.name + "/L:" + std::to_string(L) + "/T:" + std::to_string(T);
+}
+
+size_t count_shapes(const std::vector<BenchSpec>& grid) {
+  std::set<std::string> shapes;
+  for (const BenchSpec& s : grid) shapes.insert(s.shape_name());
+  return shapes.size();
 }
 
 BenchShape BenchSpec::shape() const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ struct BenchSpec {
   /// "<workload>/<backend>/<preset>/L:<L>/T:<T>", the name `attn-harness report` parses.
   std::string name() const;
   BenchShape shape() const;
+  /// "train_step/llama3-8b/L:4096/T:7": the name without the backend (what select_shard keeps together)
+  std::string shape_name() const;
 };
 
 struct GridOptions {
@@ -57,23 +60,39 @@ struct ShardSelection {
   size_t grid_size = 0;
 };
 
-/// The shard's part of `grid` under assign_shards() with the estimated costs of
-/// estimate_seconds(spec, runs_of(L), device_memory_gib). Requires shard.count <= grid.size().
+/// The shard's part of `grid` under assign_shards(). The items assigned are shapes, not single
+/// benchmarks: every backend of one (workload, preset, L, T) goes to the same shard, so that the
+/// same-shape control floor-sdpa runs in the same job (on the same machine) as the benchmarks it
+/// controls (docs/benchmarks.md, "Comparing nights"). A shape's cost is the sum of its
+/// benchmarks' estimate_seconds(spec, runs_of(L), device_memory_gib). Requires shard.count <= the
+/// number of shapes.
 template <class RunsOf>
 ShardSelection select_shard(const std::vector<BenchSpec>& grid, const Shard& shard, RunsOf runs_of,
                             double device_memory_gib) {
   std::vector<double> cost;
-  for (const BenchSpec& s : grid) cost.push_back(estimate_seconds(s.shape(), runs_of(s.L), device_memory_gib));
-  const std::vector<int64_t> shard_of = assign_shards(cost, shard.count);
+  std::vector<size_t> shape_of;  // grid index -> shape index (shapes in order of first appearance)
+  std::vector<double> shape_cost;
+  std::map<std::string, size_t> shape_index;
+  for (const BenchSpec& s : grid) {
+    cost.push_back(estimate_seconds(s.shape(), runs_of(s.L), device_memory_gib));
+    const auto [it, added] = shape_index.emplace(s.shape_name(), shape_cost.size());
+    if (added) shape_cost.push_back(0);
+    shape_of.push_back(it->second);
+    shape_cost[it->second] += cost.back();
+  }
+  const std::vector<int64_t> shard_of_shape = assign_shards(shape_cost, shard.count);
   ShardSelection sel;
   sel.grid_size = grid.size();
-  sel.shard_seconds = shard_loads(cost, shard_of, shard.count);
+  sel.shard_seconds = shard_loads(shape_cost, shard_of_shape, shard.count);
   for (size_t i = 0; i < grid.size(); ++i)
-    if (shard_of[i] == shard.index - 1) {
+    if (shard_of_shape[shape_of[i]] == shard.index - 1) {
       sel.specs.push_back(grid[i]);
       sel.seconds.push_back(cost[i]);
     }
   return sel;
 }
+
+/// The number of distinct shapes (workload, preset, L, T) in `grid`: the most shards it splits into.
+size_t count_shapes(const std::vector<BenchSpec>& grid);
 
 }  // namespace attn::bench

@@ -20,7 +20,7 @@ ControlledTime controlled_time(const PerfRun& run, const PerfResult& r, bool sam
   if (!r.ok() || !(r.median_ms > 0)) return c;
   if (same_shape_control && r.key.structured() && r.key.backend != kControlBackend) {
     const PerfResult* ctl = run.find(r.key.workload, kControlBackend, r.key.preset, r.key.L, r.key.T);
-    if (ctl && ctl->ok() && ctl->median_ms > 0) {
+    if (ctl && ctl->ok() && ctl->median_ms > 0 && run.job_of(*ctl) == run.job_of(r)) {
       c.value = r.median_ms / ctl->median_ms;
       c.rel_noise = std::hypot(rel_sd(r), rel_sd(*ctl));
       c.control = kControlBackend;

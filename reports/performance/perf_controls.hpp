@@ -3,8 +3,9 @@
 // what varies between machines and nights (clocks, thermals, one H200 against another) cancels:
 //
 //   control 1, "floor-sdpa": plain causal attention (PyTorch's own kernel, not this project's
-//     code) of the same workload, preset, L and T: the closest same-shaped work whose speed
-//     only the machine and the PyTorch build decide;
+//     code) of the same workload, preset, L and T, measured in the same job (PerfRun::job_of:
+//     the same shard of a sharded night, whose jobs may run on different machines): the
+//     closest same-shaped work whose speed only the machine and the PyTorch build decide;
 //   control 2, "gemm": the run's measured bf16 GEMM rate (TFLOP/s), for benchmarks without the
 //     first (and for floor-sdpa itself): time x rate, in ms x TFLOP/s.
 //

@@ -231,6 +231,12 @@ const PerfResult* PerfRun::find(const std::string& workload, const std::string& 
   return find(k);
 }
 
+std::string PerfRun::job_of(const PerfResult& r) const {
+  for (const PerfSource& s : sources)
+    if (s.path == r.source) return s.shard;
+  return "";
+}
+
 bool parse_bench_name(const std::string& name, BenchKey& key) {
   std::vector<std::string> tokens;
   std::stringstream ss(name);

@@ -64,6 +64,10 @@ struct PerfRun {
   /// The same lookup by the parts of a benchmark name; nullptr when absent.
   const PerfResult* find(const std::string& workload, const std::string& backend,
                          const std::string& preset, std::int64_t L, std::int64_t T) const;
+  /// The job a result was measured in: the shard ("i/n") of its file, "" for an unsharded file.
+  /// Results of one job ran on one machine in one session (a sharded night runs shard i of
+  /// attn-bench and of flex in job i); results of different jobs may not have.
+  std::string job_of(const PerfResult& r) const;
 };
 
 /// Splits a Google Benchmark name into its key: the first three '/'-tokens are workload,

@@ -1,8 +1,10 @@
 // The shard plan of attn-bench: "i/n" parsing and its errors, the greedy assignment (a
-// partition, deterministic, within its bound), and the balance on the nightly grid.
+// partition, deterministic, within its bound), and the balance on the nightly grid in whole
+// shapes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -106,19 +108,41 @@ TEST(ShardGrid, NightlyGridHasEveryCombinationOnceInRunOrder) {
 }
 
 // The balance the nightly jobs rely on: every shard of the full grid within 5 % of the mean
-// estimate for n <= 12 (the greedy bound max <= mean + largest item, with the largest benchmark
-// far below a shard's mean, guarantees it; the test checks the numbers).
-TEST(ShardGrid, NightlyGridShardsAreBalanced) {
+// estimate for n <= 12 (the greedy bound max <= mean + largest item, with the largest shape (all
+// its backends) far below a shard's mean, guarantees it; the test checks the numbers). And the
+// shards are whole shapes: every backend of a shape, floor-sdpa among them, in one shard, so that
+// the control runs in the same job as what it controls.
+TEST(ShardGrid, NightlyGridShardsAreBalancedWholeShapes) {
   const std::vector<BenchSpec> grid = build_grid(nightly_grid());
-  std::vector<double> cost;
-  for (const auto& s : grid) cost.push_back(estimate_seconds(s.shape(), default_runs(s.L), 140.0));
-  const double total = std::accumulate(cost.begin(), cost.end(), 0.0);
-  const double largest = *std::max_element(cost.begin(), cost.end());
+  EXPECT_EQ(count_shapes(grid), size_t(4 * 4 * 3 * 6));
+  std::map<std::string, double> shape_cost;
+  for (const auto& s : grid) shape_cost[s.shape_name()] += estimate_seconds(s.shape(), default_runs(s.L), 140.0);
+  double total = 0, largest = 0;
+  for (const auto& [name, c] : shape_cost) {
+    total += c;
+    largest = std::max(largest, c);
+  }
   for (int64_t n = 1; n <= 12; ++n) {
-    const std::vector<double> load = shard_loads(cost, assign_shards(cost, n), n);
-    const double mean = total / double(n), max = *std::max_element(load.begin(), load.end());
-    EXPECT_LE(max, mean + largest) << "n = " << n;
-    EXPECT_LE(max / mean, 1.05) << "n = " << n << ", largest benchmark " << largest << " s";
+    std::map<std::string, std::set<int64_t>> shards_of_shape;
+    std::set<std::string> names;
+    double max = 0;
+    for (int64_t i = 1; i <= n; ++i) {
+      const ShardSelection sel = select_shard(grid, Shard{i, n}, default_runs, 140.0);
+      ASSERT_EQ(sel.shard_seconds.size(), size_t(n));
+      max = std::max(max, sel.shard_seconds[size_t(i - 1)]);
+      EXPECT_NEAR(std::accumulate(sel.seconds.begin(), sel.seconds.end(), 0.0), sel.shard_seconds[size_t(i - 1)],
+                  1e-6 * total) << "n = " << n << ", shard " << i;
+      for (const auto& s : sel.specs) {
+        EXPECT_TRUE(names.insert(s.name()).second) << s.name() << " in two shards, n = " << n;
+        shards_of_shape[s.shape_name()].insert(i);
+      }
+    }
+    EXPECT_EQ(names.size(), grid.size()) << "n = " << n;
+    for (const auto& [shape, shards] : shards_of_shape)
+      EXPECT_EQ(shards.size(), 1u) << shape << " split over shards, n = " << n;
+    const double mean = total / double(n);
+    EXPECT_LE(max, mean + largest + 1e-9) << "n = " << n;
+    EXPECT_LE(max / mean, 1.05) << "n = " << n << ", largest shape " << largest << " s";
   }
 }
 

@@ -202,6 +202,30 @@ TEST(PerfControls, AStepTimeIsTakenOverPlainAttentionOfTheSameShapeElseTheGemmRa
   EXPECT_NEAR(control.value, 8.0 * 800, 1e-9);
 }
 
+// The shards of a night are separate jobs, possibly on different machines: a same-shape control
+// measured in another shard's job does not cancel this job's machine, so the GEMM rate of the
+// benchmark's own file is used instead.
+TEST(PerfControls, ASameShapeControlCountsOnlyFromTheSameJob) {
+  json shard1 = test::bench_doc("c"), shard2 = test::bench_doc("c");
+  shard1["context"]["shard"] = "1/2";
+  shard2["context"]["shard"] = "2/2";
+  const std::string sfx = "/llama3-8b/L:4096/T:7";
+  test::add_repetitions(shard1, "train_step/flash" + sfx, reps(15, 0.5), {{"gemm_TFLOPS", 800}});
+  test::add_repetitions(shard1, "train_step/floor-sdpa/llama3-8b/L:16384/T:7", reps(100, 0.5), {{"gemm_TFLOPS", 800}});
+  test::add_repetitions(shard1, "train_step/flash/llama3-8b/L:16384/T:7", reps(120, 0.5), {{"gemm_TFLOPS", 800}});
+  test::add_repetitions(shard2, "train_step/floor-sdpa" + sfx, reps(8, 0.5), {{"gemm_TFLOPS", 780}});
+  PerfRun run;
+  add_benchmark_json(run, shard1, "attn_bench.shard-1-of-2.json");
+  add_benchmark_json(run, shard2, "attn_bench.shard-2-of-2.json");
+  EXPECT_EQ(run.job_of(*run.find("train_step", "flash", "llama3-8b", 4096, 7)), "1/2");
+  const ControlledTime across = controlled_time(run, *run.find("train_step", "flash", "llama3-8b", 4096, 7));
+  EXPECT_EQ(across.control, "gemm");
+  EXPECT_NEAR(across.value, 15.0 * 800, 1e-9);
+  const ControlledTime within = controlled_time(run, *run.find("train_step", "flash", "llama3-8b", 16384, 7));
+  EXPECT_EQ(within.control, "floor-sdpa");
+  EXPECT_NEAR(within.value, 1.2, 1e-12);
+}
+
 TEST(PerfControls, ASlowerMachineFlagsNothingThroughTheControls) {
   // The same code on a machine 12 % slower: every raw time is 12 % longer.
   const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.12, 1.0));
