@@ -3,6 +3,7 @@
 // report.md, charts/) from Google Benchmark JSON, and the harness's own time to a verdict.
 // Exit 0 (also with regressions unless --fail-on-regression: then 1), 2 on bad input.
 #include <cmath>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 
@@ -189,15 +190,19 @@ void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
     for (const auto& r : runs) ptrs.push_back(&r);
     const report::CrossRunNoise n = report::measure_cross_run_noise(ptrs, files);
     data::write_file_atomically(o->out, report::noise_json(n).dump(2) + "\n");
-    std::vector<double> all, raw;
-    for (const auto& [k, v] : n.sigma) all.push_back(v);
-    for (const auto& [k, v] : n.sigma_raw) raw.push_back(v);
     auto pct = [](double x) { return std::round(x * 1000) / 10; };
-    std::cout << "perf-noise: " << runs.size() << " runs, " << n.sigma.size()
-              << " benchmarks measured in two or more; sigma of ln(controlled time): median "
-              << pct(report::median_of(all)) << " % moderated (own spread " << pct(report::median_of(raw))
-              << " %, pooled " << pct(n.pooled_sigma) << " %), default (90th percentile) "
-              << pct(n.default_sigma) << " %; written to " << o->out << "\n";
+    std::cout << "perf-noise: " << runs.size() << " runs; sigma of ln(controlled time) of the benchmarks "
+                 "measured in two or more, per control:\n";
+    for (const auto& [control, c] : n.controls) {
+      std::vector<double> all, raw;
+      for (const auto& [k, v] : c.sigma) all.push_back(v);
+      for (const auto& [k, v] : c.sigma_raw) raw.push_back(v);
+      std::cout << "  " << std::left << std::setw(10) << control << std::right << " " << std::setw(4)
+                << c.sigma.size() << " benchmarks: median " << pct(report::median_of(all))
+                << " % moderated (own spread " << pct(report::median_of(raw)) << " %, pooled "
+                << pct(c.pooled_sigma) << " %), default (90th percentile) " << pct(c.default_sigma) << " %\n";
+    }
+    std::cout << "written to " << o->out << "\n";
     return int(kExitOk);
   }});
 }

@@ -91,13 +91,14 @@ PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, cons
         c.old_controlled = co.value;
         c.new_controlled = cn.value;
         c.controlled_change_pct = 100.0 * (cn.value / co.value - 1.0);
-        if (rule.noise) {
+        const ControlNoise* between = rule.noise ? rule.noise->of(c.control) : nullptr;
+        if (between) {
           // The change is the difference of two runs' ln(controlled time), each with sigma.
-          c.sigma = std::sqrt(2.0) * rule.noise->sigma_for(key);
-          c.noise_source = rule.noise->has_own(key) ? "between runs" : "between runs (default)";
+          c.sigma = std::sqrt(2.0) * between->sigma_for(key);
+          c.noise_source = between->has_own(key) ? "between runs" : "between runs (default)";
         } else {
           c.sigma = std::hypot(co.rel_noise, cn.rel_noise);
-          c.noise_source = "within run";
+          c.noise_source = rule.noise ? "within run: the noise file has no " + c.control : "within run";
         }
         c.time = judge_controlled(co.value, cn.value, c.sigma, rule);
       } else {

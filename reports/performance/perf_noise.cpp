@@ -12,10 +12,50 @@ namespace attn::report {
 
 using nlohmann::json;
 
-double CrossRunNoise::sigma_for(const BenchKey& k) const {
+double ControlNoise::sigma_for(const BenchKey& k) const {
   const auto it = sigma.find(k.name());
   return it != sigma.end() ? it->second : default_sigma;
 }
+
+const ControlNoise* CrossRunNoise::of(const std::string& control) const {
+  const auto it = controls.find(control);
+  return it != controls.end() ? &it->second : nullptr;
+}
+
+namespace {
+
+/// One control's noise from each benchmark's ln(controlled time) over the runs (those with two
+/// or more): own sample stddevs, their pooled variance, the moderated sigmas, the default.
+ControlNoise moderate(const std::map<std::string, std::vector<double>>& logs) {
+  ControlNoise n;
+  double pooled_ss = 0, pooled_dof = 0;
+  for (const auto& [name, v] : logs) {
+    if (v.size() < 2) continue;
+    const double sd = sample_stddev(v);
+    n.sigma_raw[name] = sd;
+    pooled_ss += double(v.size() - 1) * sd * sd;
+    pooled_dof += double(v.size() - 1);
+  }
+  if (n.sigma_raw.empty()) return n;
+  const double pooled_var = pooled_ss / pooled_dof;
+  n.pooled_sigma = std::sqrt(pooled_var);
+  std::vector<double> all;
+  for (const auto& [name, sd] : n.sigma_raw) {
+    const double nu = double(logs.at(name).size() - 1);
+    n.sigma[name] = std::sqrt((kNoisePriorDof * pooled_var + nu * sd * sd) / (kNoisePriorDof + nu));
+    all.push_back(n.sigma[name]);
+  }
+  std::sort(all.begin(), all.end());
+  n.default_sigma = all[std::min(all.size() - 1, size_t(std::ceil(0.9 * double(all.size()))) - 1)];
+  return n;
+}
+
+json control_json(const ControlNoise& n) {
+  return {{"sigma", n.sigma}, {"sigma_raw", n.sigma_raw}, {"pooled_sigma", n.pooled_sigma},
+          {"default_sigma", n.default_sigma}};
+}
+
+}  // namespace
 
 bool CrossRunNoise::measured_from(const PerfRun& run) const {
   std::set<std::string> dates;
@@ -38,16 +78,18 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
     throw data::InputError("measuring the noise between runs needs at least two runs of the same "
                            "commit, found " + std::to_string(runs.size()));
   CrossRunNoise n;
-  // Per benchmark, the controlled times of every run: by floor-sdpa where every run that has the
-  // benchmark measured it, else all by the GEMM rate (as compare_runs does for a pair).
-  std::map<std::string, std::vector<ControlledTime>> same_shape, by_gemm;
+  // Per control and benchmark, ln(controlled time) of every run that has it: by floor-sdpa where
+  // the run measured the benchmark's same-shape control in its job, by the GEMM rate in every run.
+  std::map<std::string, std::map<std::string, std::vector<double>>> logs;
   for (size_t i = 0; i < runs.size(); ++i) {
     const PerfRun& run = *runs[i];
     for (const auto& [key, r] : run.results) {
-      const ControlledTime c = controlled_time(run, r);
-      const ControlledTime g = controlled_time(run, r, false);
-      if (std::isfinite(c.value) && c.value > 0) same_shape[key.name()].push_back(c);
-      if (std::isfinite(g.value) && g.value > 0) by_gemm[key.name()].push_back(g);
+      const ControlledTime same_shape = controlled_time(run, r);
+      const ControlledTime by_gemm = controlled_time(run, r, false);
+      for (const ControlledTime* c : {&same_shape, &by_gemm})
+        if (std::isfinite(c->value) && c->value > 0 && !c->control.empty() &&
+            !(c == &by_gemm && same_shape.control == by_gemm.control))  // the same value: once
+          logs[c->control][key.name()].push_back(std::log(c->value));
     }
     const PerfSource* s = run.sources.empty() ? nullptr : &run.sources.front();
     json dates = json::array();
@@ -58,70 +100,69 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
                       {"dates", dates},
                       {"commit", s ? s->commit : ""}});
   }
-  std::map<std::string, std::vector<double>> logs;
-  for (const auto& [name, cs] : same_shape) {
-    const bool one_control = std::all_of(cs.begin(), cs.end(),
-                                         [&](const ControlledTime& c) { return c.control == cs.front().control; });
-    const std::vector<ControlledTime>& use = one_control ? cs : by_gemm[name];
-    for (const ControlledTime& c : use) logs[name].push_back(std::log(c.value));
+  for (const auto& [control, per_bench] : logs) {
+    ControlNoise cn = moderate(per_bench);
+    if (!cn.sigma.empty()) n.controls[control] = std::move(cn);
   }
-  double pooled_ss = 0, pooled_dof = 0;
-  for (const auto& [name, v] : logs) {
-    if (v.size() < 2) continue;
-    const double sd = sample_stddev(v);
-    n.sigma_raw[name] = sd;
-    pooled_ss += double(v.size() - 1) * sd * sd;
-    pooled_dof += double(v.size() - 1);
-  }
-  if (n.sigma_raw.empty())
+  if (n.controls.empty())
     throw data::InputError("no benchmark ran (with a control) in two of the runs: nothing to measure "
                            "the noise between runs on");
-  const double pooled_var = pooled_ss / pooled_dof;
-  n.pooled_sigma = std::sqrt(pooled_var);
-  std::vector<double> all;
-  for (const auto& [name, sd] : n.sigma_raw) {
-    const double nu = double(logs.at(name).size() - 1);
-    n.sigma[name] = std::sqrt((kNoisePriorDof * pooled_var + nu * sd * sd) / (kNoisePriorDof + nu));
-    all.push_back(n.sigma[name]);
-  }
-  std::sort(all.begin(), all.end());
-  n.default_sigma = all[std::min(all.size() - 1, size_t(std::ceil(0.9 * double(all.size()))) - 1)];
   return n;
 }
 
 json noise_json(const CrossRunNoise& n) {
-  return {{"schema", "attn-harness.perf-noise/1"},
-          {"runs", n.runs},
-          {"sigma", n.sigma},
-          {"sigma_raw", n.sigma_raw},
-          {"pooled_sigma", n.pooled_sigma},
-          {"prior_dof", kNoisePriorDof},
-          {"default_sigma", n.default_sigma}};
+  json controls = json::object();
+  for (const auto& [name, c] : n.controls) controls[name] = control_json(c);
+  return {{"schema", "attn-harness.perf-noise/2"}, {"runs", n.runs}, {"prior_dof", kNoisePriorDof},
+          {"controls", controls}};
 }
 
+namespace {
+
+std::map<std::string, double> read_sigmas(const json& j, const std::string& key, const std::string& where) {
+  std::map<std::string, double> out;
+  if (!j.contains(key) || !j[key].is_object())
+    throw data::InputError(where + ": missing the object \"" + key + "\"");
+  for (const auto& [k, v] : j[key].items()) {
+    if (!v.is_number() || !(v.get<double>() >= 0))
+      throw data::InputError(where + ": " + key + " of " + k + ": expected a number >= 0, found " + v.dump());
+    out[k] = v.get<double>();
+  }
+  return out;
+}
+
+}  // namespace
+
 CrossRunNoise load_cross_run_noise(const std::filesystem::path& path) {
-  const json j = read_json_file(path.string(), "noise file " + path.string());
   const std::string where = "noise file " + path.string();
-  if (!j.is_object() || j.value("schema", "") != "attn-harness.perf-noise/1")
-    throw data::InputError(where + ": expected \"schema\": \"attn-harness.perf-noise/1\" (written by "
-                           "`attn-harness perf-noise`)");
+  const json j = read_json_file(path.string(), where);
+  const std::string schema = j.is_object() && j.contains("schema") && j["schema"].is_string()
+                                 ? j["schema"].get<std::string>() : "";
+  if (schema != "attn-harness.perf-noise/2")
+    throw data::InputError(where + ": expected \"schema\": \"attn-harness.perf-noise/2\" (written by "
+                           "`attn-harness perf-noise`), found " +
+                           (schema.empty() ? std::string("none") : "\"" + schema + "\"") +
+                           (schema == "attn-harness.perf-noise/1"
+                                ? " (one sigma per benchmark whatever its control: run perf-noise again)" : ""));
   CrossRunNoise n;
   n.source = path.string();
-  if (!j.contains("sigma") || !j["sigma"].is_object())
-    throw data::InputError(where + ": missing the object \"sigma\"");
-  for (const auto& [k, v] : j["sigma"].items()) {
-    if (!v.is_number() || !(v.get<double>() >= 0))
-      throw data::InputError(where + ": sigma of " + k + ": expected a number >= 0, found " + v.dump());
-    n.sigma[k] = v.get<double>();
+  if (!j.contains("controls") || !j["controls"].is_object() || j["controls"].empty())
+    throw data::InputError(where + ": expected the object \"controls\" with \"floor-sdpa\" and/or \"gemm\"");
+  for (const auto& [name, c] : j["controls"].items()) {
+    const std::string at = where + ": controls." + name;
+    if (name != "floor-sdpa" && name != "gemm")
+      throw data::InputError(at + ": expected the control floor-sdpa or gemm");
+    if (!c.is_object()) throw data::InputError(at + ": expected an object");
+    ControlNoise cn;
+    cn.sigma = read_sigmas(c, "sigma", at);
+    cn.sigma_raw = read_sigmas(c, "sigma_raw", at);
+    if (!c.contains("default_sigma") || !c["default_sigma"].is_number() || !(c["default_sigma"].get<double>() > 0))
+      throw data::InputError(at + ": expected \"default_sigma\" > 0");
+    cn.default_sigma = c["default_sigma"].get<double>();
+    if (c.contains("pooled_sigma") && c["pooled_sigma"].is_number()) cn.pooled_sigma = c["pooled_sigma"].get<double>();
+    n.controls[name] = std::move(cn);
   }
-  if (!j.contains("default_sigma") || !j["default_sigma"].is_number() || !(j["default_sigma"].get<double>() > 0))
-    throw data::InputError(where + ": expected \"default_sigma\" > 0");
-  n.default_sigma = j["default_sigma"].get<double>();
   if (j.contains("runs")) n.runs = j["runs"];
-  if (j.contains("sigma_raw") && j["sigma_raw"].is_object())
-    for (const auto& [k, v] : j["sigma_raw"].items())
-      if (v.is_number()) n.sigma_raw[k] = v.get<double>();
-  if (j.contains("pooled_sigma") && j["pooled_sigma"].is_number()) n.pooled_sigma = j["pooled_sigma"].get<double>();
   return n;
 }
 

@@ -1,23 +1,31 @@
 // The noise of controlled step times between runs: measured from several runs of the same
 // commit (on different nights or machines), it is what a cross-night change must exceed.
 //
-//   {"schema": "attn-harness.perf-noise/1",
+//   {"schema": "attn-harness.perf-noise/2",
 //    "runs": [{"files": [...], "device": "...", "date": "...", "commit": "...",
 //              "dates": ["...", ...]}, ...],          // dates: every file's (one per shard)
-//    "sigma": {"train_step/flash/llama3-8b/L:4096/T:7": 0.012, ...},   // moderated, what report uses
-//    "sigma_raw": {...},          // each benchmark's own sample stddev of ln(controlled time)
-//    "pooled_sigma": 0.01, "prior_dof": 4,
-//    "default_sigma": 0.02}       // for benchmarks without their own
+//    "prior_dof": 4,
+//    "controls": {                // per control: a time over floor-sdpa and a time x GEMM rate
+//      "floor-sdpa": {            // differ in noise, and a comparison uses the noise of its own
+//        "sigma": {"train_step/flash/llama3-8b/L:4096/T:7": 0.012, ...},  // moderated: what report uses
+//        "sigma_raw": {...},      // each benchmark's own sample stddev of ln(controlled time)
+//        "pooled_sigma": 0.01,
+//        "default_sigma": 0.02},  // for benchmarks without their own
+//      "gemm": {...}}}            // same fields; absent when no benchmark has two runs of it
 //
-// s_i, the sample standard deviation over the runs of ln(controlled time) (perf_controls.hpp)
-// of a benchmark measured in n_i >= 2 runs, has nu_i = n_i - 1 degrees of freedom: from two or
+// Per control: "floor-sdpa" takes the runs in which the benchmark's same-shape control ran in
+// its job; "gemm" takes every run with the benchmark (controlled by the GEMM rate, as
+// compare_runs does when only one of two runs has the same-shape control, and for floor-sdpa
+// itself). s_i, the sample standard deviation over those runs of ln(controlled time)
+// (perf_controls.hpp) of a benchmark measured in n_i >= 2 runs, has nu_i = n_i - 1 degrees of freedom: from two or
 // three runs it is often far too small by chance, and a later night would then flag that
 // benchmark on noise. So each is moderated towards the pooled variance of all benchmarks,
 // s_p^2 = sum nu_i s_i^2 / sum nu_i, as an empirical-Bayes prior with d0 = prior_dof degrees of
 // freedom (the moderated variance of G. K. Smyth, "Linear models and empirical Bayes methods for
 // assessing differential expression in microarray experiments", Stat. Appl. Genet. Mol. Biol. 3
 // (2004)): sigma_i^2 = (d0 s_p^2 + nu_i s_i^2) / (d0 + nu_i). With many runs a benchmark's
-// own spread dominates. default_sigma is the 90th percentile of the moderated sigmas.
+// own spread dominates. default_sigma is the 90th percentile of the moderated sigmas. Each
+// control is pooled and moderated on its own.
 //
 // sigma is the noise of one run's ln(controlled time); a change between two runs is the
 // difference of two such draws, so the rule compares it with sqrt(2) sigma (perf_compare.cpp).
@@ -37,17 +45,23 @@ namespace attn::report {
 /// d0 of the moderated sigma: the prior counts as this many runs' worth of degrees of freedom.
 inline constexpr double kNoisePriorDof = 4;
 
-struct CrossRunNoise {
-  std::string source;                    ///< file it was read from ("" when measured here)
-  nlohmann::json runs = nlohmann::json::array();  ///< what each run was (files, device, date, commit)
+/// The noise of one control's controlled times.
+struct ControlNoise {
   std::map<std::string, double> sigma;      ///< benchmark name -> moderated stddev of ln(controlled time)
-  std::map<std::string, double> sigma_raw;  ///< benchmark name -> its own sample stddev (empty when read
-                                            ///< from a file written before it was kept)
-  double pooled_sigma = 0;                  ///< sqrt of the pooled variance (0 when read from such a file)
+  std::map<std::string, double> sigma_raw;  ///< benchmark name -> its own sample stddev
+  double pooled_sigma = 0;                  ///< sqrt of the pooled variance
   double default_sigma = 0;
   /// The sigma of a benchmark (its own, else the default).
   double sigma_for(const BenchKey& k) const;
   bool has_own(const BenchKey& k) const { return sigma.count(k.name()) > 0; }
+};
+
+struct CrossRunNoise {
+  std::string source;                    ///< file it was read from ("" when measured here)
+  nlohmann::json runs = nlohmann::json::array();  ///< what each run was (files, device, date, commit)
+  std::map<std::string, ControlNoise> controls;   ///< "floor-sdpa", "gemm" (those measured)
+  /// The noise of `control` (ControlledTime::control); nullptr when none was measured.
+  const ControlNoise* of(const std::string& control) const;
   /// Whether `run` is one of the runs this noise was measured from: one of its files' start
   /// dates is a date of a noise run (the "dates" of each run, else its "date").
   bool measured_from(const PerfRun& run) const;

@@ -66,7 +66,9 @@ expect 1 "the same, raw times" -- "$bin" report "$work/slower.json" --previous "
 # 35 of 36: floor-sdpa at 4K has 5 % noise between its repetitions, more than half of the 10 %.
 contains "$work/out" "against previous: regressions 35, improvements 0, within noise 1" "flagged as raw times"
 expect 0 "perf-noise from two nights" -- "$bin" perf-noise --run "$work/night1.json" --run "$work/night2.json" -o "$work/noise.json"
-contains "$work/out" "perf-noise: 2 runs, 36 benchmarks measured" "summary line"
+contains "$work/out" "perf-noise: 2 runs; sigma of ln(controlled time)" "summary line"
+contains "$work/out" "  floor-sdpa   30 benchmarks: median" "floor-sdpa: the 30 benchmarks controlled by it"
+contains "$work/out" "  gemm         36 benchmarks: median" "gemm: all 36 (floor-sdpa itself among them)"
 # A further night judged with the noise of the first two: the check that means something.
 expect 0 "report --noise, a third night" -- "$bin" report "$work/night3.json" --previous "$work/night2.json" --noise "$work/noise.json" -o "$work/r5" --no-charts -q --fail-on-regression
 contains "$work/out" "noise between runs from $work/noise.json" "names the noise file"
@@ -85,6 +87,6 @@ expect 2 "perf-noise with one run" -- "$bin" perf-noise --run "$work/night1.json
 contains "$work/err" "at least two runs" "says two runs are needed"
 expect 2 "--noise without --previous" -- "$bin" report "$data" --noise "$work/noise.json" -o "$work/r6" --no-charts -q
 expect 2 "--noise with a bad file" -- "$bin" report "$data" --previous "$data" --noise "$data" -o "$work/r7" --no-charts -q
-contains "$work/err" "perf-noise/1" "names the expected schema"
+contains "$work/err" 'expected "schema": "attn-harness.perf-noise/2" (written by `attn-harness perf-noise`), found none' "names the expected schema and what it found"
 
 checks_done

@@ -272,11 +272,24 @@ TEST(PerfControls, ControlMeasuredInOneRunOnlyFallsBackToTheGemmRateForBoth) {
   EXPECT_NEAR(f.change_pct, 10, 1e-9);
   EXPECT_NEAR(f.controlled_change_pct, 0, 1e-9);
   EXPECT_EQ(c.regressions, 0);
-  // The noise between such runs is measured on one control too (here: GEMM for every night).
-  const PerfRun third = run_of(night(0.9, 1.0));
+  // The noise between such runs is measured per control: by floor-sdpa over the two nights that
+  // measured it, by the GEMM rate over all three (the third night's flash is 6 % slower).
+  const PerfRun third = run_of(night(0.9, 1.06));
   const PerfRun second = run_of(later);
   const CrossRunNoise n = measure_cross_run_noise({&before, &second, &third}, {{"a"}, {"b"}, {"c"}});
-  EXPECT_NEAR(n.sigma.at("train_step/flash/llama3-8b/L:4096/T:7"), 0, 1e-9);
+  ASSERT_NE(n.of("floor-sdpa"), nullptr);
+  ASSERT_NE(n.of("gemm"), nullptr);
+  const std::string flash = "train_step/flash/llama3-8b/L:4096/T:7";
+  EXPECT_NEAR(n.of("floor-sdpa")->sigma_raw.at(flash), sample_stddev({0.0, std::log(1.06)}), 1e-9);
+  EXPECT_NEAR(n.of("gemm")->sigma_raw.at(flash), sample_stddev({0.0, 0.0, std::log(1.06)}), 1e-9);
+  EXPECT_EQ(n.of("floor-sdpa")->sigma_raw.count("train_step/floor-sdpa/llama3-8b/L:4096/T:7"), 0u);
+  EXPECT_NEAR(n.of("gemm")->sigma_raw.at("train_step/floor-sdpa/llama3-8b/L:4096/T:7"), 0, 1e-9);
+  // A comparison by floor-sdpa uses floor-sdpa's noise.
+  CompareRule with_noise;
+  with_noise.noise = &n;
+  const PerfChange& f3 = change_of(compare_runs(before, third, with_noise), flash);
+  EXPECT_EQ(f3.control, "floor-sdpa");
+  EXPECT_NEAR(f3.sigma, std::sqrt(2.0) * n.of("floor-sdpa")->sigma.at(flash), 1e-12);
 }
 
 TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
@@ -285,7 +298,9 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   std::vector<PerfRun> nights;
   const double jitter[3] = {1.0, 1.03, 0.97};
   for (int i = 0; i < 3; ++i) nights.push_back(run_of(night(1.0 + 0.05 * i, jitter[i])));
-  const CrossRunNoise n = measure_cross_run_noise({&nights[0], &nights[1], &nights[2]}, {{"a"}, {"b"}, {"c"}});
+  const CrossRunNoise noise = measure_cross_run_noise({&nights[0], &nights[1], &nights[2]}, {{"a"}, {"b"}, {"c"}});
+  ASSERT_NE(noise.of("floor-sdpa"), nullptr);
+  const ControlNoise& n = *noise.of("floor-sdpa");
   const std::string flash_key = "train_step/flash/llama3-8b/L:4096/T:7";
   const double raw = sample_stddev({0.0, std::log(1.03), std::log(0.97)});
   EXPECT_NEAR(n.sigma_raw.at(flash_key), raw, 1e-9);
@@ -302,13 +317,13 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   const double floor_sigma = n.sigma.at("train_step/floor/llama3-8b/L:4096/T:7");
   EXPECT_NEAR(floor_sigma, std::sqrt(kNoisePriorDof * pooled / (kNoisePriorDof + 2)), 1e-12);
   EXPECT_GT(floor_sigma, 0);    // and a benchmark that happened not to vary is not taken as noiseless
-  EXPECT_EQ(n.runs.size(), 3u);
+  EXPECT_EQ(noise.runs.size(), 3u);
   // A 4 % change: a regression against the within-run noise, within the noise between runs.
   const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.0, 1.04));
   EXPECT_EQ(change_of(compare_runs(before, after), "train_step/flash/llama3-8b/L:4096/T:7").time,
             Verdict::regression);
   CompareRule with_noise;
-  with_noise.noise = &n;
+  with_noise.noise = &noise;
   const PerfChange& f = change_of(compare_runs(before, after, with_noise), "train_step/flash/llama3-8b/L:4096/T:7");
   EXPECT_EQ(f.time, Verdict::within_noise);
   EXPECT_EQ(f.noise_source, "between runs");
@@ -318,13 +333,27 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   EXPECT_EQ(change_of(compare_runs(before, slower, with_noise), "train_step/flash/llama3-8b/L:4096/T:7").time,
             Verdict::regression);
   // Round trip through the file, and its errors.
-  const std::string path = test::write_temp("noise", noise_json(n));
+  const std::string path = test::write_temp("noise", noise_json(noise));
   const CrossRunNoise back = load_cross_run_noise(path);
-  EXPECT_EQ(back.sigma, n.sigma);
-  EXPECT_EQ(back.sigma_raw, n.sigma_raw);
-  EXPECT_EQ(back.pooled_sigma, n.pooled_sigma);
-  EXPECT_EQ(back.default_sigma, n.default_sigma);
+  ASSERT_EQ(back.controls.size(), noise.controls.size());
+  for (const auto& [control, c] : noise.controls) {
+    ASSERT_NE(back.of(control), nullptr) << control;
+    EXPECT_EQ(back.of(control)->sigma, c.sigma);
+    EXPECT_EQ(back.of(control)->sigma_raw, c.sigma_raw);
+    EXPECT_EQ(back.of(control)->pooled_sigma, c.pooled_sigma);
+    EXPECT_EQ(back.of(control)->default_sigma, c.default_sigma);
+  }
   EXPECT_THROW(load_cross_run_noise(test::write_temp("bad", {{"schema", "x"}})), data::InputError);
+  nlohmann::json old_schema = noise_json(noise);
+  old_schema["schema"] = "attn-harness.perf-noise/1";
+  EXPECT_NE(test::input_error([&] { load_cross_run_noise(test::write_temp("old", old_schema)); })
+                .find("run perf-noise again"),
+            std::string::npos);
+  nlohmann::json odd_control = noise_json(noise);
+  odd_control["controls"]["floor"] = odd_control["controls"]["floor-sdpa"];
+  EXPECT_NE(test::input_error([&] { load_cross_run_noise(test::write_temp("odd", odd_control)); })
+                .find("controls.floor: expected the control floor-sdpa or gemm"),
+            std::string::npos);
   EXPECT_THROW(load_cross_run_noise(test::write_temp_text("bad2", "{")), data::InputError);
   EXPECT_THROW(measure_cross_run_noise({&nights[0]}, {{"a"}}), data::InputError);
 }
