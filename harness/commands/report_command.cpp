@@ -162,8 +162,9 @@ void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
       "perf-noise",
       "Measure the noise between runs of the same commit (on different nights or machines) for "
       "`report --noise`: per benchmark, the standard deviation over the runs of the log of its "
-      "step time over its same-run control, moderated towards the pooled variance of all "
-      "benchmarks (a few runs say little about one benchmark's own spread). Each --run is one "
+      "step time over its same-job control, per control (floor-sdpa, GEMM rate), moderated towards "
+      "the pooled variance of the benchmarks of the same L (a few runs say little about one "
+      "benchmark's own spread). Each --run is one "
       "run's Google Benchmark JSON files, comma-separated. Exit 0, 2 on bad input.");
   app->add_option("--run", o->runs, "one run's files, comma-separated; give --run two or more times")
       ->required()
@@ -199,8 +200,11 @@ void add_perf_noise_command(CLI::App& root, std::vector<Command>& commands) {
       for (const auto& [k, v] : c.sigma_raw) raw.push_back(v);
       std::cout << "  " << std::left << std::setw(10) << control << std::right << " " << std::setw(4)
                 << c.sigma.size() << " benchmarks: median " << pct(report::median_of(all))
-                << " % moderated (own spread " << pct(report::median_of(raw)) << " %, pooled "
-                << pct(c.pooled_sigma) << " %), default (90th percentile) " << pct(c.default_sigma) << " %\n";
+                << " % moderated (own spread " << pct(report::median_of(raw)) << " %), default (90th percentile) "
+                << pct(c.default_sigma) << " %; pooled by L:";
+      for (const auto& [L, v] : c.pooled_sigma_by_L)
+        std::cout << " " << (L % 1024 == 0 ? std::to_string(L / 1024) + "K" : std::to_string(L)) << " " << pct(v) << " %";
+      std::cout << "\n";
     }
     std::cout << "written to " << o->out << "\n";
     return int(kExitOk);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "datasets/errors.hpp"
@@ -14,7 +15,9 @@ using nlohmann::json;
 
 double ControlNoise::sigma_for(const BenchKey& k) const {
   const auto it = sigma.find(k.name());
-  return it != sigma.end() ? it->second : default_sigma;
+  if (it != sigma.end()) return it->second;
+  const auto pooled = pooled_sigma_by_L.find(k.L);
+  return pooled != pooled_sigma_by_L.end() ? pooled->second : default_sigma;
 }
 
 const ControlNoise* CrossRunNoise::of(const std::string& control) const {
@@ -24,25 +27,31 @@ const ControlNoise* CrossRunNoise::of(const std::string& control) const {
 
 namespace {
 
+/// A benchmark's ln(controlled time) in every run that has it, and its sequence length.
+struct BenchLogs {
+  std::int64_t L = 0;
+  std::vector<double> logs;
+};
+
 /// One control's noise from each benchmark's ln(controlled time) over the runs (those with two
-/// or more): own sample stddevs, their pooled variance, the moderated sigmas, the default.
-ControlNoise moderate(const std::map<std::string, std::vector<double>>& logs) {
+/// or more): own sample stddevs, their pooled variance per L, the moderated sigmas, the default.
+ControlNoise moderate(const std::map<std::string, BenchLogs>& per_bench) {
   ControlNoise n;
-  double pooled_ss = 0, pooled_dof = 0;
-  for (const auto& [name, v] : logs) {
-    if (v.size() < 2) continue;
-    const double sd = sample_stddev(v);
+  std::map<std::int64_t, std::pair<double, double>> pool;  // L -> (sum nu s^2, sum nu)
+  for (const auto& [name, b] : per_bench) {
+    if (b.logs.size() < 2) continue;
+    const double sd = sample_stddev(b.logs), nu = double(b.logs.size() - 1);
     n.sigma_raw[name] = sd;
-    pooled_ss += double(v.size() - 1) * sd * sd;
-    pooled_dof += double(v.size() - 1);
+    pool[b.L].first += nu * sd * sd;
+    pool[b.L].second += nu;
   }
   if (n.sigma_raw.empty()) return n;
-  const double pooled_var = pooled_ss / pooled_dof;
-  n.pooled_sigma = std::sqrt(pooled_var);
+  for (const auto& [L, p] : pool) n.pooled_sigma_by_L[L] = std::sqrt(p.first / p.second);
   std::vector<double> all;
   for (const auto& [name, sd] : n.sigma_raw) {
-    const double nu = double(logs.at(name).size() - 1);
-    n.sigma[name] = std::sqrt((kNoisePriorDof * pooled_var + nu * sd * sd) / (kNoisePriorDof + nu));
+    const BenchLogs& b = per_bench.at(name);
+    const double nu = double(b.logs.size() - 1), prior = n.pooled_sigma_by_L.at(b.L);
+    n.sigma[name] = std::sqrt((kNoisePriorDof * prior * prior + nu * sd * sd) / (kNoisePriorDof + nu));
     all.push_back(n.sigma[name]);
   }
   std::sort(all.begin(), all.end());
@@ -51,7 +60,9 @@ ControlNoise moderate(const std::map<std::string, std::vector<double>>& logs) {
 }
 
 json control_json(const ControlNoise& n) {
-  return {{"sigma", n.sigma}, {"sigma_raw", n.sigma_raw}, {"pooled_sigma", n.pooled_sigma},
+  json by_L = json::object();
+  for (const auto& [L, v] : n.pooled_sigma_by_L) by_L[std::to_string(L)] = v;
+  return {{"sigma", n.sigma}, {"sigma_raw", n.sigma_raw}, {"pooled_sigma_by_L", by_L},
           {"default_sigma", n.default_sigma}};
 }
 
@@ -80,7 +91,7 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
   CrossRunNoise n;
   // Per control and benchmark, ln(controlled time) of every run that has it: by floor-sdpa where
   // the run measured the benchmark's same-shape control in its job, by the GEMM rate in every run.
-  std::map<std::string, std::map<std::string, std::vector<double>>> logs;
+  std::map<std::string, std::map<std::string, BenchLogs>> logs;
   for (size_t i = 0; i < runs.size(); ++i) {
     const PerfRun& run = *runs[i];
     for (const auto& [key, r] : run.results) {
@@ -89,7 +100,11 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
       for (const ControlledTime* c : {&same_shape, &by_gemm})
         if (std::isfinite(c->value) && c->value > 0 && !c->control.empty() &&
             !(c == &by_gemm && same_shape.control == by_gemm.control))  // the same value: once
-          logs[c->control][key.name()].push_back(std::log(c->value));
+        {
+          BenchLogs& b = logs[c->control][key.name()];
+          b.L = key.L;
+          b.logs.push_back(std::log(c->value));
+        }
     }
     const PerfSource* s = run.sources.empty() ? nullptr : &run.sources.front();
     json dates = json::array();
@@ -159,7 +174,16 @@ CrossRunNoise load_cross_run_noise(const std::filesystem::path& path) {
     if (!c.contains("default_sigma") || !c["default_sigma"].is_number() || !(c["default_sigma"].get<double>() > 0))
       throw data::InputError(at + ": expected \"default_sigma\" > 0");
     cn.default_sigma = c["default_sigma"].get<double>();
-    if (c.contains("pooled_sigma") && c["pooled_sigma"].is_number()) cn.pooled_sigma = c["pooled_sigma"].get<double>();
+    if (!c.contains("pooled_sigma_by_L") || !c["pooled_sigma_by_L"].is_object())
+      throw data::InputError(at + ": missing the object \"pooled_sigma_by_L\"");
+    for (const auto& [L, v] : c["pooled_sigma_by_L"].items()) {
+      char* end = nullptr;
+      const long long len = std::strtoll(L.c_str(), &end, 10);
+      if (L.empty() || *end != '\0' || len <= 0 || !v.is_number() || !(v.get<double>() >= 0))
+        throw data::InputError(at + ": pooled_sigma_by_L: expected a positive L and a number >= 0, found \"" + L +
+                               "\": " + v.dump());
+      cn.pooled_sigma_by_L[len] = v.get<double>();
+    }
     n.controls[name] = std::move(cn);
   }
   if (j.contains("runs")) n.runs = j["runs"];

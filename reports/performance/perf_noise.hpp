@@ -9,28 +9,34 @@
 //      "floor-sdpa": {            // differ in noise, and a comparison uses the noise of its own
 //        "sigma": {"train_step/flash/llama3-8b/L:4096/T:7": 0.012, ...},  // moderated: what report uses
 //        "sigma_raw": {...},      // each benchmark's own sample stddev of ln(controlled time)
-//        "pooled_sigma": 0.01,
-//        "default_sigma": 0.02},  // for benchmarks without their own
+//        "pooled_sigma_by_L": {"1024": 0.09, ..., "32768": 0.02},  // the prior, per L
+//        "default_sigma": 0.05},  // for benchmarks without their own, at an L not in the pool
 //      "gemm": {...}}}            // same fields; absent when no benchmark has two runs of it
 //
 // Per control: "floor-sdpa" takes the runs in which the benchmark's same-shape control ran in
 // its job; "gemm" takes every run with the benchmark (controlled by the GEMM rate, as
 // compare_runs does when only one of two runs has the same-shape control, and for floor-sdpa
 // itself). s_i, the sample standard deviation over those runs of ln(controlled time)
-// (perf_controls.hpp) of a benchmark measured in n_i >= 2 runs, has nu_i = n_i - 1 degrees of freedom: from two or
-// three runs it is often far too small by chance, and a later night would then flag that
-// benchmark on noise. So each is moderated towards the pooled variance of all benchmarks,
-// s_p^2 = sum nu_i s_i^2 / sum nu_i, as an empirical-Bayes prior with d0 = prior_dof degrees of
-// freedom (the moderated variance of G. K. Smyth, "Linear models and empirical Bayes methods for
-// assessing differential expression in microarray experiments", Stat. Appl. Genet. Mol. Biol. 3
-// (2004)): sigma_i^2 = (d0 s_p^2 + nu_i s_i^2) / (d0 + nu_i). With many runs a benchmark's
-// own spread dominates. default_sigma is the 90th percentile of the moderated sigmas. Each
-// control is pooled and moderated on its own.
+// (perf_controls.hpp) of a benchmark measured in n_i >= 2 runs, has nu_i = n_i - 1 degrees of
+// freedom: from two or three runs it is often far too small by chance, and a later night would
+// then flag that benchmark on noise. So each is moderated towards the pooled variance of the
+// benchmarks of the same sequence length L, s_p^2(L) = sum nu_i s_i^2 / sum nu_i, as an
+// empirical-Bayes prior with d0 = prior_dof degrees of freedom (the moderated variance of
+// G. K. Smyth, "Linear models and empirical Bayes methods for assessing differential expression
+// in microarray experiments", Stat. Appl. Genet. Mol. Biol. 3 (2004)):
+// sigma_i^2 = (d0 s_p^2(L) + nu_i s_i^2) / (d0 + nu_i). The pool is per L because the noise
+// between nights falls with the step's length: short steps (L = 1K, well under a millisecond
+// for some) vary by several times more than long ones, so one pool for all would make the long
+// steps' sigmas too large and the short steps' too small. With many runs a benchmark's own
+// spread dominates. A benchmark without its own sigma takes its L's pooled sigma, else
+// default_sigma, the 90th percentile of the moderated sigmas. Each control is pooled and
+// moderated on its own.
 //
 // sigma is the noise of one run's ln(controlled time); a change between two runs is the
 // difference of two such draws, so the rule compares it with sqrt(2) sigma (perf_compare.cpp).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -49,9 +55,9 @@ inline constexpr double kNoisePriorDof = 4;
 struct ControlNoise {
   std::map<std::string, double> sigma;      ///< benchmark name -> moderated stddev of ln(controlled time)
   std::map<std::string, double> sigma_raw;  ///< benchmark name -> its own sample stddev
-  double pooled_sigma = 0;                  ///< sqrt of the pooled variance
+  std::map<std::int64_t, double> pooled_sigma_by_L;  ///< L -> sqrt of the pooled variance of that L
   double default_sigma = 0;
-  /// The sigma of a benchmark (its own, else the default).
+  /// The sigma of a benchmark: its own, else its L's pooled sigma, else the default.
   double sigma_for(const BenchKey& k) const;
   bool has_own(const BenchKey& k) const { return sigma.count(k.name()) > 0; }
 };

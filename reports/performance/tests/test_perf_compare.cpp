@@ -305,18 +305,31 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   const double raw = sample_stddev({0.0, std::log(1.03), std::log(0.97)});
   EXPECT_NEAR(n.sigma_raw.at(flash_key), raw, 1e-9);
   EXPECT_NEAR(n.sigma_raw.at("train_step/floor/llama3-8b/L:4096/T:7"), 0, 1e-9);
-  // Moderated towards the pooled variance (every benchmark has 2 degrees of freedom here, and
-  // only the flash ones vary): sigma^2 = (d0 s_p^2 + 2 s^2) / (d0 + 2).
+  // Moderated towards the pooled variance of the benchmarks of the same L (every benchmark has
+  // 2 degrees of freedom here, and only the flash ones vary): sigma^2 = (d0 s_p^2 + 2 s^2) / (d0 + 2).
   double ss = 0;
-  for (const auto& [k, s] : n.sigma_raw) ss += s * s;
-  const double pooled = ss / double(n.sigma_raw.size());
-  EXPECT_NEAR(n.pooled_sigma, std::sqrt(pooled), 1e-12);
+  int count = 0;
+  for (const auto& [k, s] : n.sigma_raw)
+    if (k.find("/L:4096/") != std::string::npos) {
+      ss += s * s;
+      ++count;
+    }
+  ASSERT_EQ(count, 2);  // flash and floor (floor-sdpa itself is controlled by the GEMM rate)
+  const double pooled = ss / double(count);
+  ASSERT_EQ(n.pooled_sigma_by_L.size(), 2u);
+  EXPECT_NEAR(n.pooled_sigma_by_L.at(4096), std::sqrt(pooled), 1e-12);
   const double flash_sigma = n.sigma.at(flash_key);
   EXPECT_NEAR(flash_sigma, std::sqrt((kNoisePriorDof * pooled + 2 * raw * raw) / (kNoisePriorDof + 2)), 1e-12);
   EXPECT_LT(flash_sigma, raw);  // pulled down towards the quiet benchmarks
   const double floor_sigma = n.sigma.at("train_step/floor/llama3-8b/L:4096/T:7");
   EXPECT_NEAR(floor_sigma, std::sqrt(kNoisePriorDof * pooled / (kNoisePriorDof + 2)), 1e-12);
   EXPECT_GT(floor_sigma, 0);    // and a benchmark that happened not to vary is not taken as noiseless
+  // Without its own sigma a benchmark takes its L's pool, and at an L not pooled the default.
+  BenchKey other;
+  parse_bench_name("fwd/flash/llama3-8b/L:4096/T:7", other);
+  EXPECT_EQ(n.sigma_for(other), n.pooled_sigma_by_L.at(4096));
+  parse_bench_name("fwd/flash/llama3-8b/L:2048/T:7", other);
+  EXPECT_EQ(n.sigma_for(other), n.default_sigma);
   EXPECT_EQ(noise.runs.size(), 3u);
   // A 4 % change: a regression against the within-run noise, within the noise between runs.
   const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.0, 1.04));
@@ -340,7 +353,7 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
     ASSERT_NE(back.of(control), nullptr) << control;
     EXPECT_EQ(back.of(control)->sigma, c.sigma);
     EXPECT_EQ(back.of(control)->sigma_raw, c.sigma_raw);
-    EXPECT_EQ(back.of(control)->pooled_sigma, c.pooled_sigma);
+    EXPECT_EQ(back.of(control)->pooled_sigma_by_L, c.pooled_sigma_by_L);
     EXPECT_EQ(back.of(control)->default_sigma, c.default_sigma);
   }
   EXPECT_THROW(load_cross_run_noise(test::write_temp("bad", {{"schema", "x"}})), data::InputError);
