@@ -91,11 +91,12 @@ PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, cons
         c.old_controlled = co.value;
         c.new_controlled = cn.value;
         c.controlled_change_pct = 100.0 * (cn.value / co.value - 1.0);
-        const ControlNoise* between = rule.noise ? rule.noise->of(c.control) : nullptr;
-        if (between) {
+        const auto [between, basis] = rule.noise ? rule.noise->sigma_for(c.control, key)
+                                                 : std::pair<double, std::string>{kNaN, ""};
+        if (std::isfinite(between)) {
           // The change is the difference of two runs' ln(controlled time), each with sigma.
-          c.sigma = std::sqrt(2.0) * between->sigma_for(key);
-          c.noise_source = between->has_own(key) ? "between runs" : "between runs (default)";
+          c.sigma = std::sqrt(2.0) * between;
+          c.noise_source = basis == "own" ? "between runs" : "between runs (" + basis + ")";
         } else {
           c.sigma = std::hypot(co.rel_noise, cn.rel_noise);
           c.noise_source = rule.noise ? "within run: the noise file has no " + c.control : "within run";

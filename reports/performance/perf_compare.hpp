@@ -55,7 +55,8 @@ struct PerfChange {
   /// percent, the noise (sigma of the log ratio) and where it comes from.
   std::string control;          ///< "floor-sdpa", "gemm" or "" (raw times judged)
   double old_controlled = 0, new_controlled = 0, controlled_change_pct = 0, sigma = 0;
-  std::string noise_source;     ///< "between runs", "between runs (default)", "within run", "repetitions"
+  std::string noise_source;     ///< "between runs" (own sigma), "between runs (pool of L)", "between runs
+                                ///< (GEMM pool of L)", "between runs (default)", "within run", "repetitions"
   Verdict time = Verdict::within_noise;
   double old_mem_gib = 0, new_mem_gib = 0, mem_change_pct = 0;  ///< NaN if n/a
   Verdict memory = Verdict::within_noise;  ///< within_noise, regression or improvement

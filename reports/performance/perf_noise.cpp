@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "datasets/errors.hpp"
@@ -23,6 +24,16 @@ double ControlNoise::sigma_for(const BenchKey& k) const {
 const ControlNoise* CrossRunNoise::of(const std::string& control) const {
   const auto it = controls.find(control);
   return it != controls.end() ? &it->second : nullptr;
+}
+
+std::pair<double, std::string> CrossRunNoise::sigma_for(const std::string& control, const BenchKey& k) const {
+  const ControlNoise* c = of(control);
+  if (c && c->has_own(k)) return {c->sigma.at(k.name()), "own"};
+  if (c && c->pooled_sigma_by_L.count(k.L)) return {c->pooled_sigma_by_L.at(k.L), "pool of L"};
+  const ControlNoise* gemm = control == "floor-sdpa" ? of("gemm") : nullptr;
+  if (gemm && gemm->pooled_sigma_by_L.count(k.L)) return {gemm->pooled_sigma_by_L.at(k.L), "GEMM pool of L"};
+  if (c) return {c->default_sigma, "default"};
+  return {std::numeric_limits<double>::quiet_NaN(), ""};
 }
 
 namespace {

@@ -40,6 +40,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,12 @@ struct CrossRunNoise {
   std::map<std::string, ControlNoise> controls;   ///< "floor-sdpa", "gemm" (those measured)
   /// The noise of `control` (ControlledTime::control); nullptr when none was measured.
   const ControlNoise* of(const std::string& control) const;
+  /// The sigma a comparison by `control` uses for `k`, and what it is: its own ("own"), the
+  /// control's pool at k's L ("pool of L"), for floor-sdpa without a pool at that L the GEMM
+  /// rate's pool there ("GEMM pool of L": in the nights measured the GEMM-controlled time varies
+  /// at least as much at every L but one), else the control's default ("default"). NaN (and "")
+  /// when the file has nothing for it.
+  std::pair<double, std::string> sigma_for(const std::string& control, const BenchKey& k) const;
   /// Whether `run` is one of the runs this noise was measured from: one of its files' start
   /// dates is a date of a noise run (the "dates" of each run, else its "date").
   bool measured_from(const PerfRun& run) const;

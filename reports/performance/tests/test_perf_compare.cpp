@@ -330,6 +330,21 @@ TEST(PerfNoise, MeasuredBetweenRunsAndUsedByTheRule) {
   EXPECT_EQ(n.sigma_for(other), n.pooled_sigma_by_L.at(4096));
   parse_bench_name("fwd/flash/llama3-8b/L:2048/T:7", other);
   EXPECT_EQ(n.sigma_for(other), n.default_sigma);
+  // What a comparison takes: own, the pool of L, for floor-sdpa the GEMM pool of L, the default.
+  using Sigma = std::pair<double, std::string>;
+  EXPECT_EQ(noise.sigma_for("floor-sdpa", nights[0].find("train_step", "flash", "llama3-8b", 4096, 7)->key),
+            (Sigma{flash_sigma, "own"}));
+  parse_bench_name("fwd/flash/llama3-8b/L:4096/T:7", other);
+  EXPECT_EQ(noise.sigma_for("floor-sdpa", other), (Sigma{n.pooled_sigma_by_L.at(4096), "pool of L"}));
+  CrossRunNoise sparse = noise;
+  sparse.controls["floor-sdpa"].pooled_sigma_by_L.erase(4096);
+  sparse.controls["floor-sdpa"].sigma.clear();
+  EXPECT_EQ(sparse.sigma_for("floor-sdpa", other), (Sigma{noise.of("gemm")->pooled_sigma_by_L.at(4096), "GEMM pool of L"}));
+  parse_bench_name("fwd/flash/llama3-8b/L:2048/T:7", other);
+  EXPECT_EQ(sparse.sigma_for("floor-sdpa", other), (Sigma{n.default_sigma, "default"}));
+  EXPECT_EQ(sparse.sigma_for("gemm", other), (Sigma{noise.of("gemm")->default_sigma, "default"}));
+  sparse.controls.erase("gemm");
+  EXPECT_TRUE(std::isnan(sparse.sigma_for("gemm", other).first));
   EXPECT_EQ(noise.runs.size(), 3u);
   // A 4 % change: a regression against the within-run noise, within the noise between runs.
   const PerfRun before = run_of(night(1.0, 1.0)), after = run_of(night(1.0, 1.04));
