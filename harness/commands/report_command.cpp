@@ -57,9 +57,11 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       ->allow_extra_args(false);
   app->add_option("-o,--output", o->out, "output folder (created when missing)")->required();
   app->add_option("--title", o->report.title, "report title (default: device and date from the JSON)");
-  app->add_option("--noise-factor", o->report.rule.noise_factor,
-                  "a change must exceed this many times the measured noise (stddev)")
-      ->capture_default_str();
+  CLI::Option* factor = app->add_option(
+      "--noise-factor", o->report.rule.noise_factor,
+      "a change must exceed this many times the measured noise (stddev); default 2, and 3 with "
+      "--noise (a calibrated sigma over a thousand benchmarks: at 2 about 5 % of them would be "
+      "flagged on noise alone, at 3 about 0.3 %)");
   app->add_option("--min-change", o->min_change_pct, "...and this percentage of the old time")
       ->capture_default_str();
   app->add_option("--noise", o->noise_file,
@@ -72,7 +74,7 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
   app->add_flag("--no-charts", o->no_charts, "write the tables only (no gnuplot needed)");
   app->add_flag("-q,--quiet", o->quiet, "no progress on stderr");
 
-  commands.push_back({app, [o] {
+  commands.push_back({app, [o, factor] {
     if (!(o->report.rule.noise_factor >= 0) || !(o->min_change_pct >= 0))
       throw data::InputError("--noise-factor and --min-change must be >= 0");
     o->report.rule.min_change = o->min_change_pct / 100.0;
@@ -82,6 +84,7 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
       if (o->report.previous.empty()) throw data::InputError("--noise applies to the comparison: give --previous too");
       noise = std::make_shared<report::CrossRunNoise>(report::load_cross_run_noise(o->noise_file));
       o->report.rule.noise = noise.get();
+      if (factor->count() == 0) o->report.rule.noise_factor = 3.0;
     }
     o->report.out_dir = o->out;
     o->report.charts = !o->no_charts;

@@ -72,6 +72,7 @@ contains "$work/out" "  gemm         36 benchmarks: median" "gemm: all 36 (floor
 # A further night judged with the noise of the first two: the check that means something.
 expect 0 "report --noise, a third night" -- "$bin" report "$work/night3.json" --previous "$work/night2.json" --noise "$work/noise.json" -o "$work/r5" --no-charts -q --fail-on-regression
 contains "$work/out" "noise between runs from $work/noise.json" "names the noise file"
+contains "$work/out" "flagged when the change > 3 x noise and > 1 %" "3 x sigma by default with a noise file"
 lacks "$work/out" "measured from both of these runs" "no circularity note for a further night"
 # ... while the known slowdown (FA2 on block 0) is still flagged with its size under that noise.
 expect 1 "FA2 against a night of cuDNN, with the noise file" -- "$bin" report "$work/fa2.json" --previous "$work/night3.json" \
