@@ -116,17 +116,19 @@ void add_report_command(CLI::App& root, std::vector<Command>& commands) {
     const bool harness_failed = r.harness_regressions > 0;
     if (!r.comparison) return int(o->fail_on_regression && harness_failed ? kExitGateViolation : kExitOk);
     const report::PerfComparison& c = *r.comparison;
-    int quiet = 0, unknown = 0, still = 0;
+    int quiet = 0, unknown = 0, still = 0, not_run = 0;
     for (const auto& ch : c.changes) {
       if (ch.flagged_bad() || ch.time == report::Verdict::improvement || ch.time == report::Verdict::now_runs ||
           ch.memory == report::Verdict::improvement)
         continue;
       if (ch.time == report::Verdict::noise_unknown) ++unknown;
       else if (ch.time == report::Verdict::still_failing) ++still;
+      else if (ch.time == report::Verdict::not_run) ++not_run;
       else ++quiet;
     }
     std::cout << "against previous: regressions " << c.regressions << ", improvements " << c.improvements
-              << ", within noise " << quiet << ", noise unknown " << unknown << ", still failing " << still << " ("
+              << ", within noise " << quiet << ", noise unknown " << unknown << ", still failing " << still
+              << ", not run " << not_run << " ("
               << c.changes.size() << " compared, " << c.only_new.size() << " new, " << c.only_old.size()
               << " gone; flagged when the change > " << c.rule.noise_factor << " x noise and > "
               << 100 * c.rule.min_change << " %; noise "

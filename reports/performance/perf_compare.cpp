@@ -22,6 +22,7 @@ const char* verdict_name(Verdict v) {
     case Verdict::newly_failing: return "newly failing";
     case Verdict::now_runs: return "now runs";
     case Verdict::still_failing: return "still failing";
+    case Verdict::not_run: return "not run";
   }
   return "?";
 }
@@ -73,7 +74,9 @@ PerfComparison compare_runs(const PerfRun& old_run, const PerfRun& new_run, cons
     c.new_mem_gib = now.ok() ? now.peak_mem_gib : kNaN;
     c.mem_change_pct = c.old_mem_gib > 0 ? 100.0 * (c.new_mem_gib - c.old_mem_gib) / c.old_mem_gib : kNaN;
 
-    if (before->ok() && !now.ok()) {
+    if (before->status == RunStatus::not_run || now.status == RunStatus::not_run) {
+      c.time = Verdict::not_run;
+    } else if (before->ok() && !now.ok()) {
       c.time = now.status == RunStatus::oom ? Verdict::newly_oom : Verdict::newly_failing;
     } else if (!before->ok() && now.ok()) {
       c.time = Verdict::now_runs;

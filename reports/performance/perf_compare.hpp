@@ -42,6 +42,7 @@ enum class Verdict {
   newly_failing,   ///< ran before, unsupported or error now (flagged)
   now_runs,        ///< failed before, runs now
   still_failing,
+  not_run,         ///< not run in one of the two runs (its time budget): nothing to compare
 };
 const char* verdict_name(Verdict v);   ///< "regression", "within noise", "newly OOM", ...
 bool is_flagged_bad(Verdict v);        ///< regression, newly OOM, newly failing

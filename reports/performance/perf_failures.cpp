@@ -175,7 +175,8 @@ PerfTable failure_messages_table(const PerfRun& run, std::size_t max_chars) {
   for (const auto& [k, r] : run.results)
     if (!r.ok())
       t.rows.push_back({{k.name()},
-                        {status_name(r.status), r.status == RunStatus::unsupported ? CellTone::muted : CellTone::bad},
+                        {status_name(r.status), r.status == RunStatus::unsupported || r.status == RunStatus::not_run
+                                                    ? CellTone::muted : CellTone::bad},
                         {short_message(r.message, max_chars)}});
   return t;
 }

@@ -47,6 +47,7 @@ std::string lower(std::string s) {
 RunStatus classify_failure(const std::string& message, bool skipped) {
   const std::string m = lower(message);
   if (m.rfind("oom", 0) == 0 || m.find("out of memory") != std::string::npos) return RunStatus::oom;
+  if (m.rfind("skipped:", 0) == 0) return RunStatus::not_run;
   if (skipped || m.rfind("unsupported", 0) == 0) return RunStatus::unsupported;
   return RunStatus::error;
 }
@@ -211,6 +212,7 @@ const char* status_name(RunStatus s) {
     case RunStatus::oom: return "OOM";
     case RunStatus::unsupported: return "unsupported";
     case RunStatus::error: return "error";
+    case RunStatus::not_run: return "not run";
   }
   return "?";
 }

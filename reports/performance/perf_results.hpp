@@ -26,8 +26,11 @@ struct BenchKey {
 bool operator<(const BenchKey& a, const BenchKey& b);
 bool operator==(const BenchKey& a, const BenchKey& b);
 
-enum class RunStatus { ok, oom, unsupported, error };
-const char* status_name(RunStatus s);  ///< "ok", "OOM", "unsupported", "error"
+/// not_run: the runner skipped it for its own time budget (a message starting "skipped:", as
+/// flex_adapter.py writes when --budget-s runs out): a gap in the grid, not a result.
+enum class RunStatus { ok, oom, unsupported, error, not_run };
+const char* status_name(RunStatus s);  ///< "ok", "OOM", "unsupported", "error", "not run"
+inline constexpr int kRunStatusCount = 5;
 
 struct PerfResult {
   BenchKey key;

@@ -20,7 +20,8 @@ bool known_backend(const std::string& b) {
 }
 
 PerfCell failed_cell(const PerfResult& r) {
-  return {status_name(r.status), r.status == RunStatus::unsupported ? CellTone::muted : CellTone::bad};
+  return {status_name(r.status),
+          r.status == RunStatus::unsupported || r.status == RunStatus::not_run ? CellTone::muted : CellTone::bad};
 }
 
 /// The cell of one benchmark: empty and muted when it is not in the run, its status when it
@@ -316,7 +317,7 @@ PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
   auto rank = [](const PerfChange& c) {
     if (c.flagged_bad()) return 0;
     if (c.time == Verdict::improvement || c.time == Verdict::now_runs || c.memory == Verdict::improvement) return 1;
-    if (c.time == Verdict::noise_unknown) return 2;
+    if (c.time == Verdict::noise_unknown || c.time == Verdict::not_run) return 2;
     return 3;
   };
   std::vector<const PerfChange*> order;
@@ -364,10 +365,10 @@ PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
 }
 
 std::string run_counts(const PerfRun& run) {
-  int n[4] = {0, 0, 0, 0};
+  int n[kRunStatusCount] = {};
   for (const auto& [k, r] : run.results) ++n[int(r.status)];
   std::string s = std::to_string(run.results.size()) + " benchmarks: " + std::to_string(n[0]) + " ok";
-  for (RunStatus st : {RunStatus::oom, RunStatus::unsupported, RunStatus::error})
+  for (RunStatus st : {RunStatus::oom, RunStatus::unsupported, RunStatus::error, RunStatus::not_run})
     if (n[int(st)]) s += ", " + std::to_string(n[int(st)]) + " " + status_name(st);
   return s;
 }

@@ -32,7 +32,7 @@ VerdictFactor factor(const PerfResult& a, const PerfResult& b) {
 
 std::string all_failures(const PerfRun& run, const std::string& backend, const std::string& preset, std::int64_t T) {
   std::string s;
-  for (RunStatus st : {RunStatus::oom, RunStatus::error, RunStatus::unsupported}) {
+  for (RunStatus st : {RunStatus::oom, RunStatus::error, RunStatus::unsupported, RunStatus::not_run}) {
     const std::string at = failed_L_text(run, kWorkload, backend, preset, T, st);
     if (!at.empty()) s += (s.empty() ? "" : ", ") + std::string(status_name(st)) + " at " + at;
   }
@@ -193,7 +193,9 @@ PerfTable verdict_table(const PerfRun& run, const std::vector<PresetVerdict>& ve
       row.push_back(ratio_cell(lead_ok, floor));
       for (const auto& b : others) {
         const PerfResult* x = run.find(kWorkload, b, v.preset, L, v.T);
-        if (x && !x->ok()) row.push_back({status_name(x->status), x->status == RunStatus::unsupported ? CellTone::muted : CellTone::bad});
+        if (x && !x->ok())
+          row.push_back({status_name(x->status), x->status == RunStatus::unsupported || x->status == RunStatus::not_run
+                                                     ? CellTone::muted : CellTone::bad});
         else row.push_back(ratio_cell(x, lead_ok));
       }
       row.push_back(lead_ok && std::isfinite(lead_ok->peak_mem_gib)

@@ -40,7 +40,7 @@ expect 0 "report with previous" -- "$bin" report "$new" "$flex" --previous "$old
 contains "$work/out" "report: $out/report.html" "stdout names the HTML"
 contains "$work/out" "13 charts" "stdout counts the charts"
 contains "$work/out" "112 benchmarks: 88 ok, 19 OOM, 4 unsupported, 1 error" "stdout counts benchmarks"
-contains "$work/out" "against previous: regressions 4, improvements 1, within noise 83, noise unknown 0, still failing 20 (108 compared, 4 new, 0 gone" "stdout counts the verdicts"
+contains "$work/out" "against previous: regressions 4, improvements 1, within noise 83, noise unknown 0, still failing 20, not run 0 (108 compared, 4 new, 0 gone" "stdout counts the verdicts"
 contains "$work/out" "regression: train_step/flash/llama3-8b-mha/L:16384/T:7" "the planted regression is printed"
 contains "$work/out" "newly OOM: train_step/flex/llama3-8b/L:16384/T:7" "newly OOM is printed"
 contains "$work/out" "newly failing: train_step/floor/llama3-8b-mha/L:2048/T:1" "newly failing is printed"

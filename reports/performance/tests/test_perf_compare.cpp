@@ -10,6 +10,7 @@
 #include "reports/performance/perf_compare.hpp"
 #include "reports/performance/perf_controls.hpp"
 #include "reports/performance/perf_noise.hpp"
+#include "reports/performance/perf_tables.hpp"
 #include "reports/performance/tests/perf_test_data.hpp"
 
 namespace attn::report {
@@ -200,6 +201,25 @@ TEST(PerfControls, AStepTimeIsTakenOverPlainAttentionOfTheSameShapeElseTheGemmRa
   const ControlledTime control = controlled_time(run, *run.find("train_step", "floor-sdpa", "llama3-8b", 4096, 7));
   EXPECT_EQ(control.control, "gemm");  // the control itself is judged against the GEMM rate
   EXPECT_NEAR(control.value, 8.0 * 800, 1e-9);
+}
+
+// A benchmark the runner skipped for its time budget (flex_adapter.py --budget-s) is a gap in the
+// grid: reported as "not run", never flagged as newly failing, and not counted as an error.
+TEST(PerfCompare, ABenchmarkSkippedForTheTimeBudgetIsNotRunNotFailing) {
+  json old_doc = bench_doc("a"), new_doc = bench_doc("b");
+  add_repetitions(old_doc, "fwd/flex/p/L:4096/T:1", reps(2.0, 1));
+  add_failure(new_doc, "fwd/flex/p/L:4096/T:1", "skipped: the sweep's time budget (--budget-s 180) ran out", 3);
+  add_repetitions(old_doc, "fwd/flex/p/L:8192/T:1", reps(4.0, 1));
+  add_failure(new_doc, "fwd/flex/p/L:8192/T:1", "RuntimeError: boom", 3);
+  const PerfRun before = run_of(old_doc), after = run_of(new_doc);
+  EXPECT_EQ(after.find("fwd", "flex", "p", 4096, 1)->status, RunStatus::not_run);
+  EXPECT_STREQ(status_name(RunStatus::not_run), "not run");
+  EXPECT_EQ(run_counts(after), "2 benchmarks: 0 ok, 1 error, 1 not run");
+  const PerfComparison c = compare_runs(before, after);
+  EXPECT_EQ(change_of(c, "fwd/flex/p/L:4096/T:1").time, Verdict::not_run);
+  EXPECT_FALSE(change_of(c, "fwd/flex/p/L:4096/T:1").flagged_bad());
+  EXPECT_EQ(change_of(c, "fwd/flex/p/L:8192/T:1").time, Verdict::newly_failing);
+  EXPECT_EQ(c.regressions, 1);
 }
 
 // The shards of a night are separate jobs, possibly on different machines: a same-shape control
