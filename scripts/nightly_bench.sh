@@ -6,10 +6,13 @@
 # command that makes it is printed). docs/benchmarks.md, "The nightly run".
 # Usage: scripts/nightly_bench.sh OUT_DIR [BUILD_DIR]
 # Environment:
-#   SHARD         i/n: run only shard i of n (attn-bench --shard i/n, then flex --shard i/n);
-#                 files are named *.shard-<i>-of-<n>.json and the report is left to the merge:
+#   SHARD         i/n: run only shard i of n: attn-bench --shard i/n (whole (workload, preset)
+#                 groups), then flex over the same groups (--groups, from attn-bench --list), so
+#                 that every benchmark's same-shape control floor-sdpa runs in its job; files are
+#                 named *.shard-<i>-of-<n>.json and the report is left to the merge:
 #                 attn-harness report OUT_DIR/*.json -o OUT_DIR/report (every shard's files in
-#                 one folder). n <= 16 (flex shards by its 16 (preset, workload) groups).
+#                 one folder). n <= 16 (the grid's 16 groups); 4 fits 10-minute jobs on an H200
+#                 with room (docs/benchmarks.md, "Sharding the nightly run").
 #   BENCH_BACKENDS  attn-bench's backends, default sdpa,flash,floor,floor-sdpa (floor-sdpa: the
 #                 same-shape control by which `report --previous` compares nights)
 #   BENCH_ARGS    extra attn-bench flags (grid selection), default: the full grid
@@ -34,6 +37,7 @@ script_start=$(date +%s)
 python=${ATTN_PYTHON:-python3}
 commit=${ATTN_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 shard_args=()
+flex_shard_args=()
 suffix=""
 if [ -n "${SHARD:-}" ]; then
   if ! [[ "$SHARD" =~ ^[0-9]+/[0-9]+$ ]]; then
@@ -42,6 +46,7 @@ if [ -n "${SHARD:-}" ]; then
   shard_args=(--shard "$SHARD")
   suffix=".shard-${SHARD%/*}-of-${SHARD#*/}"
 fi
+bench_backends=${BENCH_BACKENDS:-sdpa,flash,floor,floor-sdpa}
 timing="$out/timing$suffix.txt"
 : >"$timing"
 [ -x "$build/kernels/bench/attn-bench" ] || bash "$root/scripts/build_cuda.sh" "$build" "$out" || exit 1
@@ -49,7 +54,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
 
 start=$(date +%s)
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
-waited "$build/kernels/bench/attn-bench" --commit "$commit" --backends "${BENCH_BACKENDS:-sdpa,flash,floor,floor-sdpa}" \
+waited "$build/kernels/bench/attn-bench" --commit "$commit" --backends "$bench_backends" \
   "${shard_args[@]}" ${BENCH_ARGS:-} \
   --benchmark_out="$out/attn_bench$suffix.json" --benchmark_out_format=json \
   >"$out/attn_bench$suffix.log" 2>&1
@@ -69,8 +74,15 @@ flex_grid=(--presets llama3-8b-mha,llama3-8b,qwen3-30b-a3b,gpt-oss-20b --ttt 1,3
            --workloads train_step,fwd,bwd,train_step_padded)
 # shellcheck disable=SC2206  # FLEX_ARGS is a list of flags
 [ -n "${FLEX_ARGS:-}" ] && flex_grid=($FLEX_ARGS)
+if [ -n "$suffix" ]; then
+  # attn-bench's shard as (preset, workload) groups: flex runs exactly those in this job.
+  # shellcheck disable=SC2086
+  groups=$("$build/kernels/bench/attn-bench" --backends "$bench_backends" "${shard_args[@]}" ${BENCH_ARGS:-} --list \
+             2>/dev/null | awk -F'\t' '{split($1, p, "/"); print p[3] ":" p[1]}' | sort -u | paste -sd, -)
+  flex_shard_args=(--shard "$SHARD" --groups "$groups")
+fi
 start=$(date +%s)
-waited "$python" "$root/kernels/flex/flex_adapter.py" bench "${flex_grid[@]}" "${shard_args[@]}" \
+waited "$python" "$root/kernels/flex/flex_adapter.py" bench "${flex_grid[@]}" "${flex_shard_args[@]}" \
   --commit "$commit" --budget-s "$budget" --out "$out/flex$suffix.json" >"$out/flex$suffix.log" 2>&1
 echo "flex rc=$? in $(( $(date +%s) - start )) s" >&2
 echo "flex $(( $(date +%s) - start ))" >>"$timing"

@@ -13,8 +13,8 @@
 //               right-padded by L/8 (bench_workload.hpp); grad_out is zero on the invalid rows
 //               of each step, as the training loss makes it.
 // Sharding (--shard i/n): the grid (bench_grid.hpp) is split into n disjoint shards of whole
-// shapes (every backend of a shape in one shard, with its control floor-sdpa) balanced by
-// estimated GPU time (bench_cost.hpp, shard_plan.hpp); a shard runs its benchmarks in the
+// (workload, preset) groups (every backend, L and T of a group in one shard, with the control
+// floor-sdpa; flex runs the same groups in that job) balanced by estimated GPU time (bench_cost.hpp, shard_plan.hpp); a shard runs its benchmarks in the
 // order of the unsharded run. --list prints a shard's benchmarks and estimates without running.
 // Backends (the names are stable: they are the <backend> part of every benchmark name, and
 // `attn-harness report` charts flash / floor as the TTT overhead):
@@ -651,11 +651,11 @@ int main(int argc, char** argv) {
   // on the flags alone, never on the device, so the n jobs of a night agree on it.
   const std::vector<BenchSpec> grid = attn::bench::build_grid(
       {g_opt.backends, g_opt.presets, g_opt.workloads, g_opt.seqs, g_opt.ttt, g_opt.batch});
-  const size_t shapes = attn::bench::count_shapes(grid);
-  if (int64_t(shapes) < g_opt.shard.count) {
+  const size_t groups = attn::bench::count_groups(grid);
+  if (int64_t(groups) < g_opt.shard.count) {
     std::fprintf(stderr, "attn-bench: --shard %s: expected at most %zu shards (the grid has %zu "
-                 "shapes, each shard takes whole shapes with all their backends), found %lld\n",
-                 g_opt.shard.text().c_str(), shapes, shapes, static_cast<long long>(g_opt.shard.count));
+                 "(workload, preset) groups, the unit a shard takes whole), found %lld\n",
+                 g_opt.shard.text().c_str(), groups, groups, static_cast<long long>(g_opt.shard.count));
     return 2;
   }
   const int64_t reps = user_reps ? int_flag(rest, "--benchmark_repetitions=", g_opt.repetitions)

@@ -33,14 +33,12 @@ std::string BenchSpec::name() const {
   return workload + "/" + backend + "/" + preset.name + "/L:" + std::to_string(L) + "/T:" + std::to_string(T);
 }
 
-std::string BenchSpec::shape_name() const {
-  return workload + "/" + preset.name + "/L:" + std::to_string(L) + "/T:" + std::to_string(T);
-}
+std::string BenchSpec::group_name() const { return workload + "/" + preset.name; }
 
-size_t count_shapes(const std::vector<BenchSpec>& grid) {
-  std::set<std::string> shapes;
-  for (const BenchSpec& s : grid) shapes.insert(s.shape_name());
-  return shapes.size();
+size_t count_groups(const std::vector<BenchSpec>& grid) {
+  std::set<std::string> groups;
+  for (const BenchSpec& s : grid) groups.insert(s.group_name());
+  return groups.size();
 }
 
 BenchShape BenchSpec::shape() const {

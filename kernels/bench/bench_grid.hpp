@@ -39,8 +39,8 @@ struct BenchSpec {
   /// "<workload>/<backend>/<preset>/L:<L>/T:<T>", the name `attn-harness report` parses.
   std::string name() const;
   BenchShape shape() const;
-  /// "train_step/llama3-8b/L:4096/T:7": the name without the backend (what select_shard keeps together)
-  std::string shape_name() const;
+  /// "train_step/llama3-8b": the (workload, preset) group, the unit select_shard assigns
+  std::string group_name() const;
 };
 
 struct GridOptions {
@@ -60,39 +60,40 @@ struct ShardSelection {
   size_t grid_size = 0;
 };
 
-/// The shard's part of `grid` under assign_shards(). The items assigned are shapes, not single
-/// benchmarks: every backend of one (workload, preset, L, T) goes to the same shard, so that the
-/// same-shape control floor-sdpa runs in the same job (on the same machine) as the benchmarks it
-/// controls (docs/benchmarks.md, "Comparing nights"). A shape's cost is the sum of its
-/// benchmarks' estimate_seconds(spec, runs_of(L), device_memory_gib). Requires shard.count <= the
-/// number of shapes.
+/// The shard's part of `grid` under assign_shards(). The items assigned are (workload, preset)
+/// groups, not single benchmarks: every backend, L and T of one group goes to the same shard, so
+/// that the same-shape control floor-sdpa runs in the same job (on the same machine) as the
+/// benchmarks it controls, and flex, whose compiled graphs are per (preset, workload), can run
+/// the same groups in that job (`flex_adapter.py bench --groups`; docs/benchmarks.md, "Comparing
+/// nights"). A group's cost is the sum of its benchmarks' estimate_seconds(spec, runs_of(L),
+/// device_memory_gib). Requires shard.count <= the number of groups.
 template <class RunsOf>
 ShardSelection select_shard(const std::vector<BenchSpec>& grid, const Shard& shard, RunsOf runs_of,
                             double device_memory_gib) {
   std::vector<double> cost;
-  std::vector<size_t> shape_of;  // grid index -> shape index (shapes in order of first appearance)
-  std::vector<double> shape_cost;
-  std::map<std::string, size_t> shape_index;
+  std::vector<size_t> group_of;  // grid index -> group index (groups in order of first appearance)
+  std::vector<double> group_cost;
+  std::map<std::string, size_t> group_index;
   for (const BenchSpec& s : grid) {
     cost.push_back(estimate_seconds(s.shape(), runs_of(s.L), device_memory_gib));
-    const auto [it, added] = shape_index.emplace(s.shape_name(), shape_cost.size());
-    if (added) shape_cost.push_back(0);
-    shape_of.push_back(it->second);
-    shape_cost[it->second] += cost.back();
+    const auto [it, added] = group_index.emplace(s.group_name(), group_cost.size());
+    if (added) group_cost.push_back(0);
+    group_of.push_back(it->second);
+    group_cost[it->second] += cost.back();
   }
-  const std::vector<int64_t> shard_of_shape = assign_shards(shape_cost, shard.count);
+  const std::vector<int64_t> shard_of_group = assign_shards(group_cost, shard.count);
   ShardSelection sel;
   sel.grid_size = grid.size();
-  sel.shard_seconds = shard_loads(shape_cost, shard_of_shape, shard.count);
+  sel.shard_seconds = shard_loads(group_cost, shard_of_group, shard.count);
   for (size_t i = 0; i < grid.size(); ++i)
-    if (shard_of_shape[shape_of[i]] == shard.index - 1) {
+    if (shard_of_group[group_of[i]] == shard.index - 1) {
       sel.specs.push_back(grid[i]);
       sel.seconds.push_back(cost[i]);
     }
   return sel;
 }
 
-/// The number of distinct shapes (workload, preset, L, T) in `grid`: the most shards it splits into.
-size_t count_shapes(const std::vector<BenchSpec>& grid);
+/// The number of (workload, preset) groups in `grid`: the most shards it splits into.
+size_t count_groups(const std::vector<BenchSpec>& grid);
 
 }  // namespace attn::bench

@@ -6,9 +6,10 @@ The flex backend itself is the TTT attention function flex_function.py:flex_ttt,
 
     flex_adapter.py record CASE [CASE ...] [--device cpu|cuda] [--as NAME] [--no-backward]
     flex_adapter.py bench [--device cuda|cpu] [--presets P,..] [--seqs L,..] [--ttt T,..]
-        [--workloads train_step,fwd,bwd,train_step_padded] [--reps 3] [--shard i/n] [--list]
-        --out FILE.json
-        (docs/benchmarks.md; --shard: bench_shard.py)
+        [--workloads train_step,fwd,bwd,train_step_padded] [--reps 3] [--shard i/n]
+        [--groups PRESET:WORKLOAD,...] [--list] --out FILE.json
+        (docs/benchmarks.md; --shard: bench_shard.py; --groups with --shard i/n: exactly these
+        groups, recorded as shard i of n, as attn-bench's shard i has them)
 
 `record` runs flex_ttt over each case in one process (each shape compiles once, where
 `attn-harness run` starts one process per case) and records CASE/outputs/<NAME>.h5 (default
@@ -209,11 +210,15 @@ def _iterations(args, L):
 
 def _shard_plan(args, presets, workloads, ttt, seqs):
     """The (preset, workload) groups this run times, in sweep order, with every benchmark's
-    estimated seconds (bench_shard.py) and every shard's total; all groups without --shard."""
+    estimated seconds (bench_shard.py) and the shard's total; all groups without --shard, the
+    given ones with --groups (the shard another plan chose: attn-bench's, so that both tools'
+    benchmarks of a group run in one job), else the i-th shard of bench_shard's plan."""
     groups, estimates = [], {}
     for preset in presets:
         H, _, D = _PRESETS[preset]
         for workload in workloads:
+            if args.groups is not None and (preset, workload) not in args.groups:
+                continue
             cost, seen_T = 0.0, set()
             for T in ttt:
                 for L in seqs:
@@ -227,6 +232,12 @@ def _shard_plan(args, presets, workloads, ttt, seqs):
                     cost += est
             groups.append(((preset, workload), cost))
     i, n = args.shard or (1, 1)
+    if args.groups is not None:
+        total = sum(c for _, c in groups)
+        print(f"[flex bench] shard {i}/{n}: the {len(groups)} (preset, workload) groups of --groups, estimated "
+              f"{total:.0f} s of GPU time (+{bench_shard.PROCESS_START_S:.0f} s start; bench_shard.py)",
+              file=sys.stderr, flush=True)
+        return [g for g, _ in groups], estimates, total
     if n > len(groups):
         raise InputError(f"--shard {i}/{n}: expected at most {len(groups)} shards (the sweep has "
                          f"{len(groups)} (preset, workload) groups, the unit flex shards by), found {n}")
@@ -241,6 +252,20 @@ def _shard_plan(args, presets, workloads, ttt, seqs):
           f"{sum(loads):.0f} s, max / mean {max(loads) / mean if mean > 0 else 1.0:.3f}; bench_shard.py)",
           file=sys.stderr, flush=True)
     return mine, estimates, loads[i - 1]
+
+
+def _parse_groups(text):
+    """--groups "preset:workload,...": the set of pairs. Each must name a known preset and
+    workload; pairs outside this sweep's --presets x --workloads select nothing (attn-bench's
+    grid may be wider than flex's). An empty value is an empty set (a shard without flex groups)."""
+    pairs = set()
+    for part in filter(None, text.split(",")):
+        preset, sep, workload = part.partition(":")
+        if not sep or preset not in _PRESETS or workload not in _WORKLOADS:
+            raise InputError(f"--groups: expected PRESET:WORKLOAD with a preset of {','.join(_PRESETS)} and a "
+                             f"workload of {','.join(_WORKLOADS)}, found '{part}'")
+        pairs.add((preset, workload))
+    return pairs
 
 
 def bench(args):
@@ -260,6 +285,8 @@ def bench(args):
             args.shard = bench_shard.parse_shard(args.shard)
         except ValueError as e:
             raise InputError(f"--shard: {e}") from None
+    if args.groups is not None:
+        args.groups = _parse_groups(args.groups)
     # The plan depends on the arguments alone (never the device): the n jobs agree on it.
     groups, estimates, shard_estimate = _shard_plan(args, presets, workloads, ttt, seqs)
     if args.list:
@@ -403,6 +430,9 @@ def main():
     ben.add_argument("--shard", default=None, metavar="i/n",
                      help="run only the i-th (1 <= i <= n) of n shards balanced by estimated GPU time "
                           "(bench_shard.py); the n shards together are the whole sweep")
+    ben.add_argument("--groups", default=None, metavar="PRESET:WORKLOAD,...",
+                     help="run exactly these (preset, workload) groups of the sweep (with --shard i/n: "
+                          "recorded as shard i of n; nightly_bench.sh passes attn-bench's shard's groups)")
     ben.add_argument("--list", action="store_true",
                      help="print the benchmarks (of the shard) with their estimated seconds; run nothing")
     ben.add_argument("--out", help="the Google Benchmark JSON file to write (required unless --list)")
