@@ -186,12 +186,8 @@ std::string perf_html(const PerfReportView& v) {
   if (v.comparison) {
     const PerfTable flagged = change_table(*v.comparison, 0);
     h << "<h2 id=\"changes\">" << html_escape(flagged.title) << "</h2>\n" << table_html(flagged, "h3", false);
-    if (!v.comparison->changes.empty()) {
-      PerfTable all = change_table(*v.comparison, -1);
-      all.note.clear();
-      h << "<details><summary>All " << v.comparison->changes.size() << " compared benchmarks</summary>\n"
-        << table_html(all, "h3", false) << "</details>\n";
-    }
+    h << "<p class=\"note\">All " << v.comparison->changes.size()
+      << " compared benchmarks, this table's columns: <a href=\"changes.csv\">changes.csv</a>.</p>\n";
   }
 
   if (!v.harness.empty()) {
@@ -233,9 +229,9 @@ std::string perf_html(const PerfReportView& v) {
       << " messages, one per benchmark (cut to 120 characters)</summary>\n"
       << table_html(messages, "h3", false) << "</details>\n";
   }
-  const PerfTable all = all_benchmarks_table(run);
-  h << "<h2 id=\"all\">All benchmarks</h2>\n<details><summary>" << all.rows.size() << " benchmarks</summary>\n"
-    << table_html(all, "h3", false) << "</details>\n";
+  h << "<h2 id=\"all\">All benchmarks</h2>\n<p class=\"note\">The " << run.results.size()
+    << " benchmarks with their statistics (median, stddev, cv, repetitions, min, max, TFLOP/s, % of the GEMM "
+       "rate, peak memory, compile time): <a href=\"benchmarks.csv\">benchmarks.csv</a>.</p>\n";
   h << "<h2 id=\"inputs\">Inputs</h2>\n" << table_html(sources_table(run), "h3", false);
   if (!run.warnings.empty()) {
     h << "<h2 id=\"notes\">Notes</h2>\n<ul>\n";

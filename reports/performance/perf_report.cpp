@@ -119,6 +119,16 @@ PerfReportOutcome write_perf_report(const PerfReportOptions& o, std::ostream& lo
   data::write_file_atomically(out.html, perf_html(view));
   out.files.push_back(out.markdown);
   out.files.push_back(out.html);
+  // The full listings, too long for a page that reads at a glance.
+  out.files.push_back(o.out_dir / "benchmarks.csv");
+  data::write_file_atomically(out.files.back(), csv_of(all_benchmarks_table(*out.run)));
+  if (out.comparison) {
+    out.files.push_back(o.out_dir / "changes.csv");
+    data::write_file_atomically(out.files.back(), csv_of(change_table(*out.comparison, -1)));
+  } else {
+    std::error_code ec;  // an earlier report's comparison in this folder would no longer match
+    std::filesystem::remove(o.out_dir / "changes.csv", ec);
+  }
   return out;
 }
 

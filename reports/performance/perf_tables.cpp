@@ -356,12 +356,28 @@ PerfTable change_table(const PerfComparison& cmp, int max_quiet_rows) {
                        both_ok ? tone(c->memory) : CellTone::muted}});
   }
   if (left_out > 0)
-    t.note += " " + std::to_string(left_out) + " more benchmarks within noise or still failing are listed in "
-              "report.html.";
+    t.note += " " + std::to_string(left_out) + " more benchmarks within noise are listed in changes.csv.";
   if (!cmp.only_new.empty() || !cmp.only_old.empty())
     t.note += " Not compared: " + std::to_string(cmp.only_new.size()) + " new benchmarks, " +
               std::to_string(cmp.only_old.size()) + " no longer in this run.";
   return t;
+}
+
+std::string csv_of(const PerfTable& t) {
+  auto field = [](const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  std::string out;
+  for (size_t i = 0; i < t.header.size(); ++i) out += (i ? "," : "") + field(t.header[i]);
+  out += "\r\n";
+  for (const auto& row : t.rows) {
+    for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + field(row[i].text);
+    out += "\r\n";
+  }
+  return out;
 }
 
 std::string run_counts(const PerfRun& run) {

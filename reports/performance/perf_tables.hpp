@@ -24,6 +24,10 @@ struct PerfTable {
   std::vector<std::vector<PerfCell>> rows;
 };
 
+/// The table as CSV (RFC 4180): the header, then one line per row with every cell's text as
+/// shown on the page; a field with a comma, quote or line break is quoted, quotes doubled.
+std::string csv_of(const PerfTable& t);
+
 /// The TTT length the charts and headline use for a preset: 7 if train_step has it, else the
 /// largest T of its train_step benchmarks (of any workload when there is no train_step).
 std::int64_t chosen_T(const PerfRun& run, const std::string& preset);

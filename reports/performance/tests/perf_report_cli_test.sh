@@ -54,6 +54,14 @@ for f in report.html report.md charts/latency_llama3-8b-mha.svg charts/latency_l
   checks=$((checks + 1))
   [ -s "$out/$f" ] || fail "missing or empty: $f"
 done
+# The full listings as CSV: a header and one line per benchmark (per compared benchmark).
+checks=$((checks + 1))
+[ "$(wc -l <"$out/benchmarks.csv")" -eq 113 ] || fail "benchmarks.csv: expected 113 lines (header + 112), found $(wc -l <"$out/benchmarks.csv")"
+checks=$((checks + 1))
+[ "$(wc -l <"$out/changes.csv")" -eq 109 ] || fail "changes.csv: expected 109 lines (header + 108), found $(wc -l <"$out/changes.csv")"
+contains "$out/benchmarks.csv" "^benchmark,status,median,stddev,cv,reps,min,max,TFLOP/s,% GEMM,peak GiB,compile s" "benchmarks.csv header"
+contains "$out/changes.csv" "^train_step/flash/llama3-8b-mha/L:16384/T:7,.*,regression," "changes.csv has the planted regression"
+contains "$out/report.html" '<a href="changes.csv">changes.csv</a>' "the page links the full comparison"
 checks=$((checks + 1))
 leftovers=$(find "$out" -name '*.tmp*' -o -name '*.stderr' | head -3)
 [ -z "$leftovers" ] || fail "temporary files left: $leftovers"

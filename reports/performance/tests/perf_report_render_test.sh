@@ -150,6 +150,15 @@ if "$bin" report "$work"/night_in/attn_bench.shard-*.json "$night"/flex.shard-*.
 else
   fail "attn-harness report failed on the H200 nightly run"
 fi
+# The second night against the first, with the noise file (the largest change table).
+night2=$root/reports/h200/2026-12-01-nightly-2
+if "$bin" report "$night2"/attn_bench.shard-*.json.gz "$night2"/flex.shard-*.json "$night2/time_to_verdict.json" \
+     --previous "$(ls "$night"/attn_bench.shard-*.json.gz "$night"/flex.shard-*.json "$night/time_to_verdict.json" | paste -sd, -)" \
+     --noise "$root/reports/h200/noise.json" -o "$work/night2" -q >/dev/null; then
+  check_width h200-night2 "$work/night2/report.html"
+else
+  fail "attn-harness report failed on the second H200 night"
+fi
 
 [ "$failures" -eq 0 ] || exit 1
 echo "ok: $shot ($size bytes); every page fits 1400 px and the check caught each planted element"

@@ -114,6 +114,15 @@ TEST(PerfTables, HeadlineLatencyOverheadCompile) {
   EXPECT_EQ(run_counts(run), "25 benchmarks: 22 ok, 2 OOM, 1 unsupported");
 }
 
+TEST(PerfTables, CsvQuotesOnlyWhatNeedsIt) {
+  PerfTable t;
+  t.header = {"benchmark", "message"};
+  t.rows = {{{"fwd/flash/p/L:1024/T:1"}, {"plain"}},
+            {{"fwd/flex/p/L:2048/T:1"}, {"RuntimeError: a, \"b\"\nnext"}}};
+  EXPECT_EQ(csv_of(t), "benchmark,message\r\nfwd/flash/p/L:1024/T:1,plain\r\n"
+                       "fwd/flex/p/L:2048/T:1,\"RuntimeError: a, \"\"b\"\"\nnext\"\r\n");
+}
+
 TEST(PerfCharts, OneSetPerPresetWithOomAsAnnotation) {
   const PerfRun run = small_run();
   const std::vector<ChartSpec> charts = build_charts(run);
