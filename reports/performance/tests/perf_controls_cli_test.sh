@@ -90,4 +90,27 @@ expect 2 "--noise without --previous" -- "$bin" report "$data" --noise "$work/no
 expect 2 "--noise with a bad file" -- "$bin" report "$data" --previous "$data" --noise "$data" -o "$work/r7" --no-charts -q
 contains "$work/err" 'expected "schema": "attn-harness.perf-noise/2" (written by `attn-harness perf-noise`), found none' "names the expected schema and what it found"
 
+# The real H200 runs of one kernel code (committed under reports/h200): A the block-0 session
+# (floor-sdpa, 44 benchmarks), B the first nightly run (no floor-sdpa), C the second nightly run
+# (another session), D shard 2 of a third run, right after C. Each check judges a pair with the
+# noise of runs that exclude one of the pair, so that the noise is no echo of the change.
+h200=$root/reports/h200
+runA=$h200/2026-12-01-block0/attn_bench_train_step.json,$h200/2026-12-01-block0/attn_bench_bwd.json
+runB=$(ls "$h200"/2026-12-01-nightly/attn_bench.shard-*.json.gz "$h200"/2026-12-01-nightly/flex.shard-*.json | paste -sd, -)
+runC=$(ls "$h200"/2026-12-01-nightly-2/attn_bench.shard-*.json.gz "$h200"/2026-12-01-nightly-2/flex.shard-*.json | paste -sd, -)
+runD=$h200/2026-12-01-nightly-3/attn_bench.shard-2-of-3.json.gz
+expect 0 "perf-noise B, C, D" -- "$bin" perf-noise --run "$runB" --run "$runC" --run "$runD" -o "$work/noise_BCD.json"
+expect 0 "perf-noise A, B, C" -- "$bin" perf-noise --run "$runA" --run "$runB" --run "$runC" -o "$work/noise_ABC.json"
+IFS=, read -r -a filesC <<<"$runC"
+expect 0 "C against A (another session), noise of B, C, D" -- "$bin" report "${filesC[@]}" --previous "$runA" \
+  --noise "$work/noise_BCD.json" -o "$work/h1" --no-charts -q
+contains "$work/out" "against previous: regressions 0, improvements 0, within noise 22," "two sessions of one code: nothing flagged"
+expect 0 "D against C (the same session), noise of A, B, C" -- "$bin" report "$runD" --previous "$runC" \
+  --noise "$work/noise_ABC.json" -o "$work/h2" --no-charts -q
+contains "$work/out" "against previous: regressions 1, improvements 1, within noise 351," "a further run: 2 of 353 flagged (both 32K, +-1.2 %)"
+expect 0 "FA2 on block 0 (from A) against C, noise of B, C, D" -- "$bin" report "$work/fa2.json" --previous "$runC" \
+  --noise "$work/noise_BCD.json" -o "$work/h3" --no-charts -q
+contains "$work/out" "against previous: regressions 12, improvements 0, within noise 6," "the FA2 slowdown: all 12 FA2 benchmarks flagged"
+contains "$work/out" "regression: train_step/flash/llama3-8b/L:32768/T:7  441.1 -> 699.3 ms; over floor-sdpa +58.5 %" "with its size"
+
 checks_done
