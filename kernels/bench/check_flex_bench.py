@@ -2,7 +2,8 @@
 """ctest attn_bench_flex_cpu_smoke: flex_adapter.py bench on the CPU (tiny preset): fwd runs,
 train_step, bwd and the padded training step are "unsupported" entries (torch flex on the CPU
 is forward-only), the padded one with its batch of 2 sequences; the file is Google Benchmark
-JSON. Usage: check_flex_bench.py FLEX_ADAPTER WORKDIR"""
+JSON. Then a shard as nightly_bench.sh runs it (--shard 2/4 --groups tiny:fwd): only that group,
+the file labelled shard 2/4. Usage: check_flex_bench.py FLEX_ADAPTER WORKDIR"""
 import json
 import os
 import subprocess
@@ -47,4 +48,18 @@ for w in ("train_step", "fwd", "bwd", "train_step_padded"):
             fail(f"{name}: expected unsupported entries, found {entries}")
         if w == "train_step_padded" and not all(e["B"] == 2 for e in entries):
             fail(f"{name}: expected B 2 (a full and a right-padded sequence), found {[e['B'] for e in entries]}")
+
+# One job of a sharded night: exactly the groups given, recorded as the shard named.
+out = os.path.join(work, "flex.shard-2-of-4.json")
+r = subprocess.run([sys.executable, adapter, "bench", "--device", "cpu", "--presets", "tiny", "--seqs", "128",
+                    "--ttt", "1", "--workloads", "train_step,fwd", "--reps", "2", "--iterations", "1",
+                    "--commit", "smoke", "--shard", "2/4", "--groups", "tiny:fwd", "--out", out])
+if r.returncode != 0:
+    fail(f"flex_adapter.py bench --shard 2/4 --groups tiny:fwd exited {r.returncode}")
+doc = json.load(open(out))
+if doc["context"].get("shard") != "2/4":
+    fail(f"--shard 2/4 --groups: context shard {doc['context'].get('shard')!r}, expected '2/4'")
+names = {e["run_name"] for e in doc["benchmarks"]}
+if names != {"fwd/flex/tiny/L:128/T:1"}:
+    fail(f"--groups tiny:fwd: expected only fwd/flex/tiny/L:128/T:1, found {sorted(names)}")
 print("check_flex_bench: OK")

@@ -108,14 +108,14 @@ CrossRunNoise measure_cross_run_noise(const std::vector<const PerfRun*>& runs,
     for (const auto& [key, r] : run.results) {
       const ControlledTime same_shape = controlled_time(run, r);
       const ControlledTime by_gemm = controlled_time(run, r, false);
-      for (const ControlledTime* c : {&same_shape, &by_gemm})
-        if (std::isfinite(c->value) && c->value > 0 && !c->control.empty() &&
-            !(c == &by_gemm && same_shape.control == by_gemm.control))  // the same value: once
-        {
-          BenchLogs& b = logs[c->control][key.name()];
-          b.L = key.L;
-          b.logs.push_back(std::log(c->value));
-        }
+      // Without a same-shape control both are the GEMM-controlled time: it counts once.
+      const bool same = same_shape.control == by_gemm.control;
+      for (const ControlledTime* c : {&same_shape, &by_gemm}) {
+        if (!std::isfinite(c->value) || !(c->value > 0) || c->control.empty() || (c == &by_gemm && same)) continue;
+        BenchLogs& b = logs[c->control][key.name()];
+        b.L = key.L;
+        b.logs.push_back(std::log(c->value));
+      }
     }
     const PerfSource* s = run.sources.empty() ? nullptr : &run.sources.front();
     json dates = json::array();
@@ -182,8 +182,8 @@ CrossRunNoise load_cross_run_noise(const std::filesystem::path& path) {
     ControlNoise cn;
     cn.sigma = read_sigmas(c, "sigma", at);
     cn.sigma_raw = read_sigmas(c, "sigma_raw", at);
-    if (!c.contains("default_sigma") || !c["default_sigma"].is_number() || !(c["default_sigma"].get<double>() > 0))
-      throw data::InputError(at + ": expected \"default_sigma\" > 0");
+    if (!c.contains("default_sigma") || !c["default_sigma"].is_number() || !(c["default_sigma"].get<double>() >= 0))
+      throw data::InputError(at + ": expected \"default_sigma\" >= 0");
     cn.default_sigma = c["default_sigma"].get<double>();
     if (!c.contains("pooled_sigma_by_L") || !c["pooled_sigma_by_L"].is_object())
       throw data::InputError(at + ": missing the object \"pooled_sigma_by_L\"");
