@@ -78,7 +78,9 @@ if [ -n "$suffix" ]; then
   # attn-bench's shard as (preset, workload) groups: flex runs exactly those in this job.
   # shellcheck disable=SC2086
   groups=$("$build/kernels/bench/attn-bench" --backends "$bench_backends" "${shard_args[@]}" ${BENCH_ARGS:-} --list \
-             2>/dev/null | awk -F'\t' '{split($1, p, "/"); print p[3] ":" p[1]}' | sort -u | paste -sd, -)
+             2>/dev/null | awk -F'\t' '{split($1, p, "/"); print p[3] ":" p[1]}' | sort -u | paste -sd, -) ||
+    { echo "attn-bench --shard $SHARD --list failed: flex cannot follow its groups" >&2; exit 1; }
+  [ -n "$groups" ] || echo "attn-bench's shard $SHARD has no (preset, workload) group: flex runs nothing" >&2
   flex_shard_args=(--shard "$SHARD" --groups "$groups")
 fi
 start=$(date +%s)
