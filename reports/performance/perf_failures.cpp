@@ -175,8 +175,7 @@ PerfTable failure_messages_table(const PerfRun& run, std::size_t max_chars) {
   for (const auto& [k, r] : run.results)
     if (!r.ok())
       t.rows.push_back({{k.name()},
-                        {status_name(r.status), r.status == RunStatus::unsupported || r.status == RunStatus::not_run
-                                                    ? CellTone::muted : CellTone::bad},
+                        failed_cell(r),
                         {short_message(r.message, max_chars)}});
   return t;
 }

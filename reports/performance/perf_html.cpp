@@ -156,14 +156,13 @@ std::string perf_html(const PerfReportView& v) {
   h << "<h1>" << html_escape(v.title) << "</h1>\n";
   h << verdict_html(run);
 
-  int counts[kRunStatusCount] = {};
-  for (const auto& [k, r] : run.results) ++counts[int(r.status)];
+  const std::array<int, kRunStatusCount> counts = status_counts(run);
   h << "<div class=\"summary\">\n<div><b>" << run.results.size() << "</b>benchmarks</div>\n"
     << "<div><b>" << counts[0] << "</b>ran</div>\n"
     << "<div" << (counts[1] ? " class=\"bad\"" : "") << "><b>" << counts[1] << "</b>out of memory</div>\n"
     << "<div><b>" << counts[2] + counts[3] << "</b>unsupported or failed</div>\n";
-  if (counts[int(RunStatus::not_run)])
-    h << "<div><b>" << counts[int(RunStatus::not_run)] << "</b>not run (time budget)</div>\n";
+  if (counts[size_t(RunStatus::not_run)])
+    h << "<div><b>" << counts[size_t(RunStatus::not_run)] << "</b>not run (time budget)</div>\n";
   if (v.comparison)
     h << "<div" << (v.comparison->regressions ? " class=\"bad\"" : "") << "><b>" << v.comparison->regressions
       << "</b>regressions vs previous</div>\n<div" << (v.comparison->improvements ? " class=\"good\"" : "") << "><b>"

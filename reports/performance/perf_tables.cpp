@@ -19,11 +19,6 @@ bool known_backend(const std::string& b) {
   return std::find(k.begin(), k.end(), b) != k.end();
 }
 
-PerfCell failed_cell(const PerfResult& r) {
-  return {status_name(r.status),
-          r.status == RunStatus::unsupported || r.status == RunStatus::not_run ? CellTone::muted : CellTone::bad};
-}
-
 /// The cell of one benchmark: empty and muted when it is not in the run, its status when it
 /// failed, else `value(*r)`.
 template <typename Value>
@@ -380,12 +375,22 @@ std::string csv_of(const PerfTable& t) {
   return out;
 }
 
+PerfCell failed_cell(const PerfResult& r) {
+  return {status_name(r.status),
+          r.status == RunStatus::unsupported || r.status == RunStatus::not_run ? CellTone::muted : CellTone::bad};
+}
+
+std::array<int, kRunStatusCount> status_counts(const PerfRun& run) {
+  std::array<int, kRunStatusCount> n{};
+  for (const auto& [k, r] : run.results) ++n[size_t(r.status)];
+  return n;
+}
+
 std::string run_counts(const PerfRun& run) {
-  int n[kRunStatusCount] = {};
-  for (const auto& [k, r] : run.results) ++n[int(r.status)];
+  const std::array<int, kRunStatusCount> n = status_counts(run);
   std::string s = std::to_string(run.results.size()) + " benchmarks: " + std::to_string(n[0]) + " ok";
   for (RunStatus st : {RunStatus::oom, RunStatus::unsupported, RunStatus::error, RunStatus::not_run})
-    if (n[int(st)]) s += ", " + std::to_string(n[int(st)]) + " " + status_name(st);
+    if (n[size_t(st)]) s += ", " + std::to_string(n[size_t(st)]) + " " + status_name(st);
   return s;
 }
 

@@ -2,6 +2,7 @@
 // HTML writer (perf_markdown.hpp, perf_html.hpp).
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ std::vector<std::string> backends_of(const PerfRun& run, const std::string& pres
 
 /// "96 benchmarks: 90 ok, 4 OOM, 2 unsupported" (zero counts left out).
 std::string run_counts(const PerfRun& run);
+/// The number of benchmarks of each status, indexed by int(RunStatus).
+std::array<int, kRunStatusCount> status_counts(const PerfRun& run);
+/// The cell of a benchmark that did not run: its status, muted when it is unsupported or not
+/// run (nothing the kernel did), else marked bad.
+PerfCell failed_cell(const PerfResult& r);
 /// "1K", "32K", "1536".
 std::string short_L(std::int64_t L);
 /// Step time with sensible digits: "0.123", "4.56", "46.1", "1234".

@@ -193,10 +193,7 @@ PerfTable verdict_table(const PerfRun& run, const std::vector<PresetVerdict>& ve
       row.push_back(ratio_cell(lead_ok, floor));
       for (const auto& b : others) {
         const PerfResult* x = run.find(kWorkload, b, v.preset, L, v.T);
-        if (x && !x->ok())
-          row.push_back({status_name(x->status), x->status == RunStatus::unsupported || x->status == RunStatus::not_run
-                                                     ? CellTone::muted : CellTone::bad});
-        else row.push_back(ratio_cell(x, lead_ok));
+        row.push_back(x && !x->ok() ? failed_cell(*x) : ratio_cell(x, lead_ok));
       }
       row.push_back(lead_ok && std::isfinite(lead_ok->peak_mem_gib)
                         ? PerfCell{fixed(lead_ok->peak_mem_gib, lead_ok->peak_mem_gib < 10 ? 2 : 1)}
